@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "macro.h"
+#include "strv.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static const char *const ready_protocol_table[_READY_PROTOCOL_MAX] = {
+        [READY_NOTIFY] = "notify",
+        [READY_NODE_IPC] = "node-ipc",
+};
+
+static const char *const suspend_mode_table[_SUSPEND_MODE_MAX] = {
+        [SUSPEND_HOLD] = "hold",
+        [SUSPEND_QUEUE] = "queue",
+};
+
+const char *ready_protocol_to_string(ReadyProtocol p) {
+        return p >= 0 && p < _READY_PROTOCOL_MAX ? ready_protocol_table[p] : NULL;
+}
+
+ReadyProtocol ready_protocol_from_string(const char *s) {
+        for (int i = 0; i < _READY_PROTOCOL_MAX; i++)
+                if (streq(s, ready_protocol_table[i]))
+                        return i;
+        return _READY_PROTOCOL_INVALID;
+}
+
+const char *suspend_mode_to_string(SuspendMode m) {
+        return m >= 0 && m < _SUSPEND_MODE_MAX ? suspend_mode_table[m] : NULL;
+}
+
+SuspendMode suspend_mode_from_string(const char *s) {
+        for (int i = 0; i < _SUSPEND_MODE_MAX; i++)
+                if (streq(s, suspend_mode_table[i]))
+                        return i;
+        return _SUSPEND_MODE_INVALID;
+}
+
+AppConfig *app_config_free(AppConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->name);
+        free(c->exec);
+        free(c->working_directory);
+        free(c->user);
+        free(c->group);
+        strv_free(c->environment);
+        strv_free(c->environment_files);
+        strv_free(c->pass_environment);
+        free(c->socket_directory);
+        free(c->socket_name);
+        free(c->socket_user);
+        free(c->socket_group);
+        free(c);
+        return NULL;
+}
+
+int app_name_from_path(const char *path, char **ret) {
+        const char *base = strrchr(path, '/');
+        size_t len, sl = strlen(SOCKD_CONFIG_SUFFIX);
+        char *name;
+
+        base = base ? base + 1 : path;
+        len = strlen(base);
+        if (len <= sl || !streq(base + len - sl, SOCKD_CONFIG_SUFFIX))
+                return -EINVAL;
+        name = strndup(base, len - sl);
+        if (!name)
+                return -ENOMEM;
+        if (!unit_prefix_is_valid(name)) {
+                free(name);
+                return -EINVAL;
+        }
+        *ret = name;
+        return 0;
+}
+
+/* ---- parsing state ---- */
+
+typedef struct ConfigKey ConfigKey;
+
+typedef struct ParseState {
+        FILE *f;
+        const char *path;
+        AppConfig *config;
+        unsigned line;          /* the line inih is working on */
+        bool continuation;      /* that line is indented: inih would append it to the last key */
+        char *error;            /* the first error, already formatted */
+        int error_code;
+        char **sections_seen;
+        unsigned *key_lines;    /* per key of the table: where it was set, for duplicates */
+        char *line_buffer;
+        size_t line_buffer_size;
+} ParseState;
+
+typedef int (*ConfigParser)(ParseState *s, const ConfigKey *key, const char *value, void *data);
+
+struct ConfigKey {
+        const char *section;
+        const char *name;
+        ConfigParser parse;
+        size_t offset;
+        bool repeatable; /* an empty value resets the list, as in systemd */
+};
+
+_printf_(4, 5) static int parse_error(ParseState *s, unsigned line, int code, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
+
+        if (s->error) /* keep the first error: later ones are often consequences */
+                return s->error_code;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+
+        if (line > 0)
+                r = asprintf(&s->error, "'%s':%u: %s", s->path, line, msg);
+        else
+                r = asprintf(&s->error, "'%s': %s", s->path, msg);
+        if (r < 0) {
+                s->error = NULL;
+                return -ENOMEM;
+        }
+        s->error_code = code;
+        return code;
+}
+
+#define key_error(s, key, code, fmt, ...) \
+        parse_error((s), (s)->line, (code), "%s: " fmt, (key)->name, ##__VA_ARGS__)
+
+static int parse_string(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        char **p = data;
+
+        if (isempty(value))
+                return key_error(s, key, -EINVAL, "empty value");
+        free(*p);
+        *p = strdup(value);
+        return *p ? 0 : -ENOMEM;
+}
+
+static int parse_exec(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        _cleanup_free_ char *program = NULL;
+        const char *start = value;
+        size_t n;
+
+        if (isempty(value))
+                return key_error(s, key, -EINVAL, "empty value, a command line is required");
+        /* systemd's ExecStart= syntax applies; the program itself must be absolute, so
+         * what runs does not depend on systemd's search path. */
+        if (*start == '"' || *start == '\'')
+                n = strcspn(++start, value[0] == '"' ? "\"" : "'");
+        else
+                n = strcspn(start, " \t");
+        program = strndup(start, n);
+        if (!program)
+                return -ENOMEM;
+        if (!path_is_absolute(program))
+                return key_error(s, key, -EINVAL,
+                                 "program must be an absolute path, got '%s' (try 'command -v %s')",
+                                 program, program);
+        return parse_string(s, key, value, data);
+}
+
+static int parse_abs_path(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        const char *p = value && value[0] == '-' ? value + 1 : value;
+
+        if (isempty(value))
+                return key_error(s, key, -EINVAL, "empty value");
+        if (!path_is_normalized_absolute(p))
+                return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
+        return parse_string(s, key, value, data);
+}
+
+static int parse_socket_directory(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        if (value && value[0] == '-')
+                return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
+        if (value && value[strcspn(value, " \t\"'%$")])
+                return key_error(s, key, -EINVAL, "must not contain spaces, quotes, '%%' or '$', got '%s'", value);
+        return parse_abs_path(s, key, value, data);
+}
+
+static int parse_user(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        if (isempty(value))
+                return key_error(s, key, -EINVAL, "empty value");
+        if (!user_group_name_is_valid(value))
+                return key_error(s, key, -EINVAL, "'%s' is not a valid user or group name", value);
+        if (streq(key->name, "User")) {
+                errno = 0;
+                if (!getpwnam(value))
+                        return key_error(s, key, -ESRCH, "unknown user '%s'%s%s", value,
+                                         errno > 0 ? ": " : " (create it with 'useradd --system')",
+                                         errno > 0 ? strerror(errno) : "");
+        } else {
+                errno = 0;
+                if (!getgrnam(value))
+                        return key_error(s, key, -ESRCH, "unknown group '%s'%s%s", value,
+                                         errno > 0 ? ": " : " (create it with 'groupadd --system')",
+                                         errno > 0 ? strerror(errno) : "");
+        }
+        return parse_string(s, key, value, data);
+}
+
+static int parse_environment(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        if (!env_assignment_is_valid(value))
+                return key_error(s, key, -EINVAL,
+                                 "expected NAME=value with NAME of letters, digits and '_', got '%s'", value);
+        return strv_extend(data, value);
+}
+
+static int parse_environment_file(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        bool optional = value[0] == '-';
+        const char *p = optional ? value + 1 : value;
+
+        if (!path_is_normalized_absolute(p))
+                return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
+        if (!optional && access(p, F_OK) < 0)
+                return key_error(s, key, negative_errno(), "cannot access '%s': %m (prefix it with '-' if it may be missing)", p);
+        return strv_extend(data, value);
+}
+
+static int parse_pass_environment(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                int r;
+
+                if (!env_name_is_valid(w))
+                        return key_error(s, key, -EINVAL, "'%s' is not a valid environment variable name", w);
+                r = strv_extend(data, w);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int parse_workers(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        if (parse_uint_range(value, 1, SOCKD_WORKERS_MAX, data) < 0)
+                return key_error(s, key, -ERANGE, "must be a number from 1 to %u, got '%s'", SOCKD_WORKERS_MAX, value);
+        return 0;
+}
+
+static int parse_backlog(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        if (parse_uint_range(value, 1, 65535, data) < 0)
+                return key_error(s, key, -ERANGE, "must be a number from 1 to 65535, got '%s'", value);
+        return 0;
+}
+
+static int parse_ready(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        ReadyProtocol p = ready_protocol_from_string(value);
+
+        if (p < 0)
+                return key_error(s, key, -EINVAL, "must be 'notify' or 'node-ipc', got '%s'", value);
+        *(ReadyProtocol *) data = p;
+        return 0;
+}
+
+static int parse_suspend(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        SuspendMode m = suspend_mode_from_string(value);
+
+        if (m < 0)
+                return key_error(s, key, -EINVAL, "must be 'hold' or 'queue', got '%s'", value);
+        *(SuspendMode *) data = m;
+        return 0;
+}
+
+static int parse_timeout(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        usec_t u;
+        int r = parse_duration(value, &u);
+
+        if (r < 0)
+                return key_error(s, key, -EINVAL,
+                                 "'%s' is not a duration (examples: 30, 30s, 500ms, 2min)", value);
+        if (u < USEC_PER_MSEC || u > 24 * 3600 * USEC_PER_SEC)
+                return key_error(s, key, -ERANGE, "must be between 1ms and 24h, got '%s'", value);
+        *(usec_t *) data = u;
+        return 0;
+}
+
+static int parse_socket_name(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        if (isempty(value) || strchr(value, '/') || streq(value, ".") || streq(value, ".."))
+                return key_error(s, key, -EINVAL, "must be a file name without '/', got '%s'", strempty(value));
+        for (const char *p = value; *p; p++)
+                if ((unsigned char) *p <= ' ' || strchr("\\\"'%$", *p))
+                        return key_error(s, key, -EINVAL, "must not contain spaces, quotes, '\\', '%%' or '$', got '%s'", value);
+        return parse_string(s, key, value, data);
+}
+
+static int parse_mode_key(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        mode_t m;
+
+        if (parse_mode(value, &m) < 0 || m > 0777)
+                return key_error(s, key, -EINVAL, "must be an octal mode like 0660, got '%s'", value);
+        if (m & 0007)
+                return key_error(s, key, -EPERM,
+                                 "%04o lets every user on the host connect; grant access through Group= instead (e.g. 0660)",
+                                 (unsigned) m);
+        if ((m & 0200) == 0)
+                return key_error(s, key, -EINVAL, "%04o does not let the socket's owner connect", (unsigned) m);
+        *(mode_t *) data = m;
+        return 0;
+}
+
+#define KEY(sec, nm, fn, field, rep) \
+        { sec, nm, fn, offsetof(AppConfig, field), rep }
+
+static const ConfigKey config_keys[] = {
+        KEY("App", "Exec", parse_exec, exec, false),
+        KEY("App", "WorkingDirectory", parse_abs_path, working_directory, false),
+        KEY("App", "User", parse_user, user, false),
+        KEY("App", "Group", parse_user, group, false),
+        KEY("App", "Environment", parse_environment, environment, true),
+        KEY("App", "EnvironmentFile", parse_environment_file, environment_files, true),
+        KEY("App", "PassEnvironment", parse_pass_environment, pass_environment, true),
+        KEY("App", "Workers", parse_workers, workers, false),
+        KEY("App", "Ready", parse_ready, ready, false),
+        KEY("App", "ReadyTimeoutSec", parse_timeout, ready_timeout, false),
+        KEY("App", "StopTimeoutSec", parse_timeout, stop_timeout, false),
+        KEY("App", "Suspend", parse_suspend, suspend, false),
+        KEY("Socket", "Directory", parse_socket_directory, socket_directory, false),
+        KEY("Socket", "Name", parse_socket_name, socket_name, false),
+        KEY("Socket", "User", parse_user, socket_user, false),
+        KEY("Socket", "Group", parse_user, socket_group, false),
+        KEY("Socket", "Mode", parse_mode_key, socket_mode, false),
+        KEY("Socket", "Backlog", parse_backlog, backlog, false),
+};
+
+static const char *const config_sections[] = { "App", "Socket" };
+
+static const ConfigKey *config_key_find(const char *section, const char *name, size_t *ret_index) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (streq(config_keys[i].section, section) && streq(config_keys[i].name, name)) {
+                        *ret_index = i;
+                        return &config_keys[i];
+                }
+        return NULL;
+}
+
+static int config_handler(void *userdata, const char *section, const char *name, const char *value) {
+        ParseState *s = userdata;
+        const ConfigKey *key;
+        size_t idx;
+        void *field;
+        int r;
+
+        if (s->error)
+                return 0;
+
+        if (s->continuation)
+                return parse_error(s, s->line, -EINVAL,
+                                   "%s: indented continuation lines are not supported, put the value on one line", name), 0;
+        if (isempty(section))
+                return parse_error(s, s->line, -EINVAL, "%s: key outside of a section; start with [App]", name), 0;
+
+        key = config_key_find(section, name, &idx);
+        if (!key)
+                return parse_error(s, s->line, -EINVAL, "%s: unknown key in section [%s]", name, section), 0;
+
+        field = (uint8_t *) s->config + key->offset;
+
+        if (key->repeatable) {
+                if (isempty(value)) {
+                        *(char ***) field = strv_free(*(char ***) field);
+                        return 1;
+                }
+        } else if (s->key_lines[idx] > 0) {
+                return parse_error(s, s->line, -EINVAL, "%s: duplicate key, first set on line %u",
+                                   name, s->key_lines[idx]), 0;
+        }
+        s->key_lines[idx] = s->line;
+
+        r = key->parse(s, key, value, field);
+        if (r == -ENOMEM)
+                return parse_error(s, s->line, r, "%s: out of memory", name), 0;
+        return 1;
+}
+
+static char *strip(char *s) {
+        char *e;
+
+        s += strspn(s, " \t\r");
+        e = s + strlen(s);
+        while (e > s && strchr(" \t\r\n", e[-1]))
+                *--e = 0;
+        return s;
+}
+
+/* Our reader sits under inih: it counts lines (Debian's inih is built without
+ * INI_HANDLER_LINENO), rejects lines that inih would cut at its fixed buffer, and checks
+ * section headers, which inih does not report when a section is empty. */
+static char *config_reader(char *str, int num, void *userdata) {
+        ParseState *s = userdata;
+        ssize_t n;
+        char *l;
+
+        n = getline(&s->line_buffer, &s->line_buffer_size, s->f);
+        if (n < 0)
+                return NULL;
+        s->line++;
+
+        if (n > 0 && s->line_buffer[n - 1] == '\n')
+                n--;
+        if (n > 0 && s->line_buffer[n - 1] == '\r')
+                n--;
+        if (n >= num - 1) {
+                parse_error(s, s->line, -E2BIG, "line is %zd bytes long, the limit is %d", n, num - 2);
+                str[0] = 0; /* hand inih an empty line instead of a truncated one */
+                return str;
+        }
+        if (memchr(s->line_buffer, 0, n)) {
+                parse_error(s, s->line, -EINVAL, "line contains a NUL byte");
+                str[0] = 0;
+                return str;
+        }
+        memcpy(str, s->line_buffer, n);
+        str[n] = '\n';
+        str[n + 1] = 0;
+
+        l = strip(s->line_buffer);
+        s->continuation = l != s->line_buffer && !strchr(";#", l[0]) && l[0] != 0;
+        if (l[0] == '[') {
+                char *end = strchr(l, ']');
+                bool known = false;
+
+                if (!end)
+                        return parse_error(s, s->line, -EINVAL, "section header without ']'"), str;
+                *end = 0;
+                l++;
+                for (size_t i = 0; i < ELEMENTSOF(config_sections); i++)
+                        known = known || streq(l, config_sections[i]);
+                if (!known)
+                        parse_error(s, s->line, -EINVAL, "unknown section [%s]; known are [App] and [Socket]", l);
+                else if (strv_contains(s->sections_seen, l))
+                        parse_error(s, s->line, -EINVAL, "duplicate section [%s]", l);
+                else if (strv_extend(&s->sections_seen, l) < 0)
+                        parse_error(s, s->line, -ENOMEM, "out of memory");
+        }
+        return str;
+}
+
+static int config_set_defaults(AppConfig *c) {
+        c->workers = 1;
+        c->ready = READY_NOTIFY;
+        c->ready_timeout = 30 * USEC_PER_SEC;
+        c->stop_timeout = 30 * USEC_PER_SEC;
+        c->suspend = SUSPEND_QUEUE;
+        c->socket_mode = 0660;
+        c->backlog = 4096;
+        return 0;
+}
+
+static int config_finish(ParseState *s) {
+        AppConfig *c = s->config;
+        size_t idx;
+
+        if (!c->exec)
+                return parse_error(s, 0, -EINVAL, "[App] Exec= is required (the command that runs the app)");
+
+        if (!c->socket_directory && asprintf(&c->socket_directory, "/run/%s", c->name) < 0)
+                return -ENOMEM;
+        if (!c->socket_name && asprintf(&c->socket_name, "%s.{worker}.sock", c->name) < 0)
+                return -ENOMEM;
+        if (c->workers > 1 && !strstr(c->socket_name, "{worker}")) {
+                config_key_find("Socket", "Name", &idx);
+                return parse_error(s, s->key_lines[idx], -EINVAL,
+                                   "Name: '%s' must contain {worker} when Workers=%u, or all workers would share one socket",
+                                   c->socket_name, c->workers);
+        }
+        if (!c->socket_user && !(c->socket_user = strdup(c->user ?: "root")))
+                return -ENOMEM;
+        if (!c->socket_group && !(c->socket_group = strdup("www-data")))
+                return -ENOMEM;
+
+        /* sun_path is 108 bytes with its NUL: check the longest worker's path now rather
+         * than let the socket unit fail at start. */
+        _cleanup_free_ char *longest = app_config_socket_path(c, c->workers - 1);
+        if (!longest)
+                return -ENOMEM;
+        if (strlen(longest) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
+                config_key_find("Socket", "Name", &idx);
+                return parse_error(s, s->key_lines[idx], -ENAMETOOLONG,
+                                   "socket path '%s' is %zu bytes, the limit is %zu",
+                                   longest, strlen(longest), sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+        }
+        return 0;
+}
+
+int app_config_load(const char *path, AppConfig **ret, char **ret_error) {
+        _cleanup_app_config_ AppConfig *c = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        ParseState s = { .path = path };
+        unsigned key_lines[ELEMENTSOF(config_keys)] = {};
+        int r;
+
+        s.key_lines = key_lines;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        s.config = c;
+        config_set_defaults(c);
+
+        c->path = strdup(path);
+        if (!c->path)
+                return -ENOMEM;
+
+        r = app_name_from_path(path, &c->name);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                parse_error(&s, 0, r,
+                            "file name must be APP.conf with APP made of letters, digits, ':', '-', '_' and '.'");
+                goto fail;
+        }
+
+        f = fopen(path, "re");
+        if (!f) {
+                r = negative_errno();
+                parse_error(&s, 0, r, "cannot open: %m");
+                goto fail;
+        }
+        s.f = f;
+
+        r = ini_parse_stream(config_reader, &s, config_handler, &s);
+        if (!s.error && r > 0)
+                parse_error(&s, (unsigned) r, -EINVAL, "syntax error, expected 'Key=value', '[Section]' or a comment");
+        else if (!s.error && r < 0)
+                parse_error(&s, 0, -ENOMEM, "out of memory while parsing");
+        if (ferror(f) && !s.error)
+                parse_error(&s, s.line, -EIO, "read error");
+
+        if (!s.error) {
+                r = config_finish(&s);
+                if (r == -ENOMEM && !s.error)
+                        parse_error(&s, 0, r, "out of memory");
+        }
+
+fail:
+        free(s.line_buffer);
+        strv_free(s.sections_seen);
+        if (s.error) {
+                if (ret_error)
+                        *ret_error = s.error;
+                else
+                        free(s.error);
+                return s.error_code < 0 ? s.error_code : -EINVAL;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+char *app_config_socket_path(const AppConfig *c, unsigned worker) {
+        _cleanup_free_ char *name = NULL;
+        char num[16];
+        char *p;
+
+        snprintf(num, sizeof num, "%u", worker);
+        name = expand_worker(c->socket_name, num);
+        if (!name || asprintf(&p, "%s/%s", c->socket_directory, name) < 0)
+                return NULL;
+        return p;
+}
+
+char **config_search_path(void) {
+        const char *e = getenv("SOCKD_CONFIG_PATH");
+        char **l = NULL;
+
+        if (e) {
+                _cleanup_free_ char *copy = strdup(e);
+                char *save = NULL;
+
+                if (!copy)
+                        return NULL;
+                for (char *w = strtok_r(copy, ":", &save); w; w = strtok_r(NULL, ":", &save))
+                        if (strv_extend(&l, w) < 0)
+                                return strv_free(l);
+                if (l)
+                        return l;
+        }
+        if (strv_extend(&l, "/etc/sockd") < 0 || strv_extend(&l, "/run/sockd") < 0 ||
+            strv_extend(&l, "/usr/lib/sockd") < 0)
+                return strv_free(l);
+        return l;
+}
+
+static int path_compare_by_name(const void *a, const void *b) {
+        const char *x = strrchr(*(char *const *) a, '/'), *y = strrchr(*(char *const *) b, '/');
+        return strcmp(x, y);
+}
+
+int config_enumerate(char *const *dirs, char ***ret_paths) {
+        _cleanup_strv_free_ char **paths = NULL, **names = NULL;
+        int r;
+
+        STRV_FOREACH(dir, dirs) {
+                _cleanup_(closedirp) DIR *d = opendir(*dir);
+                struct dirent *de;
+
+                if (!d) {
+                        if (errno == ENOENT)
+                                continue;
+                        continue; /* unreadable: the caller sees the apps it can */
+                }
+                while ((de = readdir(d))) {
+                        size_t len = strlen(de->d_name), sl = strlen(SOCKD_CONFIG_SUFFIX);
+                        char *p;
+
+                        if (de->d_name[0] == '.' || len <= sl ||
+                            !streq(de->d_name + len - sl, SOCKD_CONFIG_SUFFIX))
+                                continue;
+                        if (strv_contains(names, de->d_name))
+                                continue; /* an earlier directory wins */
+                        if (de->d_type != DT_REG && de->d_type != DT_LNK && de->d_type != DT_UNKNOWN)
+                                continue;
+                        r = strv_extend(&names, de->d_name);
+                        if (r < 0)
+                                return r;
+                        if (asprintf(&p, "%s/%s", *dir, de->d_name) < 0)
+                                return -ENOMEM;
+                        r = strv_consume(&paths, p);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        if (paths)
+                qsort(paths, strv_length(paths), sizeof(char *), path_compare_by_name);
+        *ret_paths = TAKE_PTR(paths);
+        return 0;
+}
+
+int config_find(char *const *dirs, const char *app, char **ret_path) {
+        STRV_FOREACH(dir, dirs) {
+                char *p;
+
+                if (asprintf(&p, "%s/%s%s", *dir, app, SOCKD_CONFIG_SUFFIX) < 0)
+                        return -ENOMEM;
+                if (access(p, F_OK) == 0) {
+                        *ret_path = p;
+                        return 0;
+                }
+                free(p);
+        }
+        return -ENOENT;
+}

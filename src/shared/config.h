@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "parse-util.h"
+
+#define SOCKD_WORKERS_MAX 1024U
+#define SOCKD_CONFIG_SUFFIX ".conf"
+
+typedef enum ReadyProtocol {
+        READY_NOTIFY,
+        READY_NODE_IPC,
+        _READY_PROTOCOL_MAX,
+        _READY_PROTOCOL_INVALID = -EINVAL,
+} ReadyProtocol;
+
+typedef enum SuspendMode {
+        SUSPEND_HOLD,
+        SUSPEND_QUEUE,
+        _SUSPEND_MODE_MAX,
+        _SUSPEND_MODE_INVALID = -EINVAL,
+} SuspendMode;
+
+const char *ready_protocol_to_string(ReadyProtocol p);
+ReadyProtocol ready_protocol_from_string(const char *s);
+const char *suspend_mode_to_string(SuspendMode m);
+SuspendMode suspend_mode_from_string(const char *s);
+
+typedef struct AppConfig {
+        char *path; /* the file it came from */
+        char *name; /* APP: the file's basename, the unit prefix */
+
+        /* [App] */
+        char *exec;
+        char *working_directory; /* may start with '-', as in systemd */
+        char *user;              /* NULL: a DynamicUser= named after the app */
+        char *group;
+        char **environment;       /* "NAME=value" */
+        char **environment_files; /* may start with '-' */
+        char **pass_environment;
+        unsigned workers;
+        ReadyProtocol ready;
+        usec_t ready_timeout;
+        usec_t stop_timeout;
+        SuspendMode suspend;
+
+        /* [Socket] */
+        char *socket_directory;
+        char *socket_name; /* may hold {worker} */
+        char *socket_user;
+        char *socket_group;
+        mode_t socket_mode;
+        unsigned backlog;
+} AppConfig;
+
+AppConfig *app_config_free(AppConfig *c);
+static inline void app_config_freep(AppConfig **c) {
+        app_config_free(*c);
+}
+#define _cleanup_app_config_ __attribute__((cleanup(app_config_freep)))
+
+/* Derives the app name from a config file name: "/etc/sockd/myapp.conf" -> "myapp".
+ * -EINVAL if the name is not usable as a unit prefix. */
+int app_name_from_path(const char *path, char **ret);
+
+/* Loads and validates one config file. On failure returns a negative errno and, in
+ * *ret_error, one line for the user: "'FILE':LINE: Key: what is wrong". Nothing is
+ * logged: the caller decides. */
+int app_config_load(const char *path, AppConfig **ret, char **ret_error);
+
+/* The worker's socket path, "{worker}" replaced by @worker. */
+char *app_config_socket_path(const AppConfig *c, unsigned worker);
+
+/* The search path, highest priority first. $SOCKD_CONFIG_PATH (colon separated)
+ * replaces it, for tests and for running from a build tree. */
+char **config_search_path(void);
+
+/* All "*.conf" files of the search path, the first of each name winning, sorted by
+ * app name. Unreadable directories are skipped (ENOENT silently). */
+int config_enumerate(char *const *dirs, char ***ret_paths);
+
+/* Finds the config file of one app by name. -ENOENT if there is none. */
+int config_find(char *const *dirs, const char *app, char **ret_path);

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* NULL-terminated string arrays, as systemd's strv. */
+char **strv_free(char **l);
+size_t strv_length(char *const *l);
+/* Takes ownership of @value, also on failure. */
+int strv_consume(char ***l, char *value);
+int strv_extend(char ***l, const char *value);
+char *strv_join(char *const *l, const char *separator);
+bool strv_contains(char *const *l, const char *s);
+
+static inline void strv_freep(char ***l) {
+        strv_free(*l);
+}
+#define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
+
+#define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+#include "strv.h"
+#include "unit-render.h"
+#include "unit-templates.h"
+
+static const char *vars_lookup(const char *const *vars, const char *name, size_t len) {
+        for (const char *const *v = vars; v && v[0] && v[1]; v += 2)
+                if (strlen(v[0]) == len && strncmp(v[0], name, len) == 0)
+                        return v[1];
+        return NULL;
+}
+
+int template_render(const char *tmpl, const char *const *vars, char **ret, char **ret_unknown) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        for (const char *line = tmpl; *line;) {
+                const char *eol = strchrnul(line, '\n');
+                const char *p = line;
+                bool only_placeholder = false;
+                size_t start = (size_t) ftell(f);
+
+                while (p < eol) {
+                        const char *open = strstr(p, "{{"), *close, *value;
+
+                        if (!open || open >= eol) {
+                                fwrite(p, 1, eol - p, f);
+                                break;
+                        }
+                        close = strstr(open + 2, "}}");
+                        if (!close || close > eol) {
+                                fclose(f);
+                                if (ret_unknown)
+                                        *ret_unknown = strndup(open, eol - open);
+                                return -EBADMSG;
+                        }
+                        value = vars_lookup(vars, open + 2, close - open - 2);
+                        if (!value) {
+                                fclose(f);
+                                if (ret_unknown)
+                                        *ret_unknown = strndup(open + 2, close - open - 2);
+                                return -ENOKEY;
+                        }
+                        only_placeholder = open == line && close + 2 == eol;
+                        fwrite(p, 1, open - p, f);
+                        fputs(value, f);
+                        p = close + 2;
+                }
+
+                if (only_placeholder && (size_t) ftell(f) == start)
+                        ; /* an empty block: drop its line */
+                else
+                        fputc('\n', f);
+                line = *eol ? eol + 1 : eol;
+        }
+
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static char *escape_chars(const char *s, const char *specials, const char *escapes[]) {
+        size_t n = 1;
+        char *out, *o;
+
+        for (const char *p = s; *p; p++) {
+                const char *hit = strchr(specials, *p);
+                n += hit ? strlen(escapes[hit - specials]) : 1;
+        }
+        out = o = malloc(n);
+        if (!out)
+                return NULL;
+        for (const char *p = s; *p; p++) {
+                const char *hit = strchr(specials, *p);
+                if (hit)
+                        o = stpcpy(o, escapes[hit - specials]);
+                else
+                        *o++ = *p;
+        }
+        *o = 0;
+        return out;
+}
+
+char *unit_quote_exec_word(const char *s) {
+        static const char *escapes[] = { "\\\\", "\\\"", "%%", "$$" };
+        _cleanup_free_ char *e = escape_chars(s, "\\\"%$", escapes);
+        char *q;
+
+        if (!e || asprintf(&q, "\"%s\"", e) < 0)
+                return NULL;
+        return q;
+}
+
+/* For values systemd runs through specifier expansion: a literal '%' becomes "%%" and
+ * then our {worker} becomes systemd's instance specifier. */
+static char *unit_value(const char *s) {
+        _cleanup_free_ char *e = escape_specifiers(s);
+        return e ? expand_worker(e, "%i") : NULL;
+}
+
+/* Environment="NAME=value": inside quotes systemd applies C escapes. */
+static char *unit_environment_line(const char *assignment) {
+        static const char *escapes[] = { "\\\\", "\\\"" };
+        _cleanup_free_ char *v = unit_value(assignment), *e = NULL;
+        char *line;
+
+        if (!v)
+                return NULL;
+        e = escape_chars(v, "\\\"", escapes);
+        if (!e || asprintf(&line, "Environment=\"%s\"", e) < 0)
+                return NULL;
+        return line;
+}
+
+void app_units_done(AppUnits *u) {
+        free(u->socket);
+        free(u->service);
+        free(u->target);
+        free(u->tmpfiles);
+        *u = (AppUnits) {};
+}
+
+/* Appends one line to a block of unit lines. */
+static int append_line(char **block, const char *line) {
+        char *n;
+
+        if (asprintf(&n, "%s%s%s", strempty(*block), *block ? "\n" : "", line) < 0)
+                return -ENOMEM;
+        free(*block);
+        *block = n;
+        return 0;
+}
+
+_printf_(2, 3) static int append_linef(char **block, const char *fmt, ...) {
+        _cleanup_free_ char *line = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&line, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+        return append_line(block, line);
+}
+
+static int render_environment(const AppConfig *c, char **ret) {
+        _cleanup_free_ char *block = NULL;
+        int r;
+
+        STRV_FOREACH(e, c->environment) {
+                _cleanup_free_ char *line = unit_environment_line(*e);
+                if (!line)
+                        return -ENOMEM;
+                r = append_line(&block, line);
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH(e, c->environment_files) {
+                _cleanup_free_ char *v = unit_value(*e);
+                if (!v)
+                        return -ENOMEM;
+                r = append_linef(&block, "EnvironmentFile=%s", v);
+                if (r < 0)
+                        return r;
+        }
+        STRV_FOREACH(e, c->pass_environment) {
+                r = append_linef(&block, "PassEnvironment=%s", *e);
+                if (r < 0)
+                        return r;
+        }
+        *ret = block ? TAKE_PTR(block) : strdup("");
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int render_credentials(const AppConfig *c, char **ret) {
+        _cleanup_free_ char *block = NULL;
+        int r;
+
+        if (c->user)
+                r = append_linef(&block, "User=%s", c->user);
+        else {
+                /* Never root by default: a transient user named after the app. */
+                r = append_linef(&block, "# No User= in %s: a dynamic, unprivileged user.", c->path);
+                if (r >= 0)
+                        r = append_line(&block, "DynamicUser=yes");
+                if (r >= 0)
+                        r = append_linef(&block, "User=%s", c->name);
+        }
+        if (r >= 0 && c->group)
+                r = append_linef(&block, "Group=%s", c->group);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(block);
+        return 0;
+}
+
+int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *ret) {
+        _cleanup_free_ char *exec = NULL, *socket_name = NULL, *socket = NULL, *socket_q = NULL,
+                            *app_q = NULL, *tmpfiles_q = NULL, *workdir = NULL, *environment = NULL,
+                            *credentials = NULL, *worker_units = NULL, *ready_timeout = NULL,
+                            *stop_timeout = NULL, *start_timeout = NULL, *stop_timeout_unit = NULL,
+                            *source = NULL, *mode = NULL, *backlog = NULL, *workers = NULL,
+                            *unknown = NULL;
+        AppUnits u = {};
+        int r;
+
+        exec = unit_value(c->exec);
+        source = escape_specifiers(c->path);
+        socket_name = expand_worker(c->socket_name, "%i");
+        if (!exec || !source || !socket_name)
+                return -ENOMEM;
+        if (asprintf(&socket, "%s/%s", c->socket_directory, socket_name) < 0)
+                return -ENOMEM;
+        {
+                /* Quote before {worker} becomes %i: quoting doubles every '%'. */
+                _cleanup_free_ char *arg = NULL, *quoted = NULL;
+
+                if (asprintf(&arg, "--socket=%s/%s", c->socket_directory, c->socket_name) < 0)
+                        return -ENOMEM;
+                quoted = unit_quote_exec_word(arg);
+                socket_q = quoted ? expand_worker(quoted, "%i") : NULL;
+                free(arg);
+                if (asprintf(&arg, "--app=%s", c->name) < 0)
+                        return -ENOMEM;
+                app_q = unit_quote_exec_word(arg);
+        }
+        tmpfiles_q = unit_quote_exec_word(tmpfiles_path);
+        if (!socket_q || !app_q || !tmpfiles_q)
+                return -ENOMEM;
+
+        if (c->working_directory) {
+                _cleanup_free_ char *v = unit_value(c->working_directory);
+                if (!v || asprintf(&workdir, "WorkingDirectory=%s", v) < 0)
+                        return -ENOMEM;
+        } else if (!(workdir = strdup("")))
+                return -ENOMEM;
+
+        r = render_environment(c, &environment);
+        if (r < 0)
+                return r;
+        r = render_credentials(c, &credentials);
+        if (r < 0)
+                return r;
+
+        for (unsigned i = 0; i < c->workers; i++) {
+                char *n;
+                if (asprintf(&n, "%s%s%s@%u.service", strempty(worker_units), worker_units ? " " : "",
+                             c->name, i) < 0)
+                        return -ENOMEM;
+                free(worker_units);
+                worker_units = n;
+        }
+
+        ready_timeout = format_duration(c->ready_timeout);
+        stop_timeout = format_duration(c->stop_timeout);
+        /* Covers the shim's crash back-off and the app's own readiness; a reload is
+         * bounded by it too (systemd applies TimeoutStartSec= to ExecReload=). */
+        start_timeout = format_duration(c->ready_timeout + SOCKD_BACKOFF_MAX_USEC + 10 * USEC_PER_SEC);
+        stop_timeout_unit = format_duration(c->stop_timeout + 5 * USEC_PER_SEC);
+        if (!ready_timeout || !stop_timeout || !start_timeout || !stop_timeout_unit)
+                return -ENOMEM;
+        if (asprintf(&mode, "%04o", (unsigned) c->socket_mode) < 0 ||
+            asprintf(&backlog, "%u", c->backlog) < 0 || asprintf(&workers, "%u", c->workers) < 0)
+                return -ENOMEM;
+
+        const char *const vars[] = {
+                "APP", c->name,
+                "APP_ARG", app_q,
+                "SOURCE", source,
+                "EXEC", exec,
+                "WORKERS", workers,
+                "WORKER_UNITS", worker_units,
+                "READY", ready_protocol_to_string(c->ready),
+                "READY_TIMEOUT", ready_timeout,
+                "STOP_TIMEOUT", stop_timeout,
+                "START_TIMEOUT", start_timeout,
+                "STOP_TIMEOUT_UNIT", stop_timeout_unit,
+                "SUSPEND", suspend_mode_to_string(c->suspend),
+                "SOCKET", socket,
+                "SOCKET_ARG", socket_q,
+                "SOCKET_DIRECTORY", c->socket_directory,
+                "SOCKET_USER", c->socket_user,
+                "SOCKET_GROUP", c->socket_group,
+                "SOCKET_MODE", mode,
+                "BACKLOG", backlog,
+                "TMPFILES", tmpfiles_q,
+                "CREDENTIALS", credentials,
+                "WORKING_DIRECTORY", workdir,
+                "ENVIRONMENT", environment,
+                NULL,
+        };
+
+        r = template_render(unit_template_socket, vars, &u.socket, &unknown);
+        if (r >= 0)
+                r = template_render(unit_template_service, vars, &u.service, &unknown);
+        if (r >= 0)
+                r = template_render(unit_template_target, vars, &u.target, &unknown);
+        if (r >= 0 &&
+            asprintf(&u.tmpfiles,
+                     "# Socket directory of the sockd app %s, from %s.\n"
+                     "d %s 2750 %s %s -\n",
+                     c->name, c->path, c->socket_directory, c->socket_user, c->socket_group) < 0)
+                r = -ENOMEM;
+        if (r < 0) {
+                app_units_done(&u);
+                return r;
+        }
+        *ret = u;
+        return 0;
+}
