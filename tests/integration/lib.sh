@@ -95,6 +95,18 @@ ct__alive() {
 	[[ ${stat:0:1} != Z ]]
 }
 
+# Start time of PID (clock ticks since boot, /proc/PID/stat field 22), to
+# recognise a recorded pid later despite pid reuse. Empty if PID is gone.
+ct__starttime() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	# fields after "comm)": state is field 3, so starttime is word 20 here
+	# shellcheck disable=SC2086 # word splitting wanted
+	set -- $stat
+	echo "${20}"
+}
+
 # Wait (bounded) until PID is gone. $2 = timeout in tenths of a second.
 ct__wait_gone() {
 	local pid=$1 tenths=$2 i
@@ -142,6 +154,39 @@ ct_require_root_or_skip() {
 	fi
 }
 
+# ct_cleanup_stale: clean up containers left behind by test scripts that died
+# without running their EXIT trap (kill -9, OOM, machine hiccup): for every
+# /var/tmp/sockd-ct.* whose owning script is gone, kill its container (only if
+# the recorded pid still is that process), unmount, remove. Never touches the
+# containers of running scripts. Called by ct_boot.
+ct_cleanup_stale() {
+	local d opid ostart npid nstart lpid lstart
+	for d in /var/tmp/sockd-ct.*; do
+		[[ -f $d/owner ]] || continue
+		read -r opid ostart <"$d/owner" || continue
+		if [[ -n $opid && $(ct__starttime "$opid") == "$ostart" ]]; then
+			continue # owner still running
+		fi
+		echo "# ct_cleanup_stale: removing stale container $d (owner pid $opid gone)" >&2
+		npid="" nstart="" lpid="" lstart=""
+		if [[ -f $d/pids ]]; then
+			read -r npid nstart lpid lstart <"$d/pids" || true
+		fi
+		if [[ -n $lpid && -n $lstart && $(ct__starttime "$lpid") == "$lstart" ]]; then
+			kill -KILL "$lpid" 2>/dev/null || true
+		fi
+		if [[ -n $npid && -n $nstart && $(ct__starttime "$npid") == "$nstart" ]]; then
+			ct__wait_gone "$npid" 50 || kill -KILL "$npid" 2>/dev/null || true
+		fi
+		if mountpoint -q "$d/root" 2>/dev/null; then
+			umount "$d/root" 2>/dev/null || umount -l "$d/root" || true
+		fi
+		if ! mountpoint -q "$d/root" 2>/dev/null; then
+			rm -rf --one-file-system -- "$d" || true
+		fi
+	done
+}
+
 # ct_boot: overlay-mount /, boot systemd in systemd-nspawn, wait until it is
 # running or degraded. Exports CT_BASE and CT_LEADER; installs the EXIT trap.
 ct_boot() {
@@ -161,8 +206,10 @@ ct_boot() {
 
 	# Not under /tmp: the overlay's upper dir must not be on a tmpfs that the
 	# container (or the host's tmp cleaner) might replace.
+	ct_cleanup_stale
 	CT_BASE=$(mktemp -d /var/tmp/sockd-ct.XXXXXX)
 	export CT_BASE
+	echo "$$ $(ct__starttime $$)" >"$CT_BASE/owner"
 	mkdir -p "$CT_BASE/upper" "$CT_BASE/work" "$CT_BASE/root"
 	mount -t overlay overlay \
 		-o "lowerdir=/,upperdir=$CT_BASE/upper,workdir=$CT_BASE/work" \
@@ -190,6 +237,7 @@ ct_boot() {
 		--private-network --machine="$CT_MACHINE" --quiet \
 		--console=read-only </dev/null >"$CT_BASE/log" 2>&1 &
 	CT_NSPAWN_PID=$!
+	echo "$CT_NSPAWN_PID $(ct__starttime "$CT_NSPAWN_PID")" >"$CT_BASE/pids"
 
 	# The container's PID 1 is nspawn's child; it is ours once it has exec'd
 	# systemd. No event to wait on from out here, so poll briefly.
@@ -211,6 +259,7 @@ ct_boot() {
 		sleep 0.05
 	done
 	export CT_LEADER
+	echo "$CT_NSPAWN_PID $(ct__starttime "$CT_NSPAWN_PID") $CT_LEADER $(ct__starttime "$CT_LEADER")" >"$CT_BASE/pids"
 
 	# `is-system-running --wait` blocks until start-up is over, but fails
 	# ("offline") while PID 1 has not opened its private bus socket yet.
@@ -250,26 +299,37 @@ ct_boot() {
 # unmount the overlay, remove $CT_BASE. Idempotent; safe after a failed or
 # half-done ct_boot. Returns non-zero if something could not be cleaned up.
 ct_shutdown() {
-	local rc=0 base=$CT_BASE
+	local rc=0 base=$CT_BASE kids i
 	[[ -n $base ]] || return 0
 
 	if [[ -n $CT_NSPAWN_PID ]] && ct__alive "$CT_NSPAWN_PID"; then
-		if [[ -n $CT_LEADER ]] && ct__alive "$CT_LEADER"; then
+		if [[ -n $CT_LEADER ]] && ct__alive "$CT_LEADER" &&
 			timeout 10 nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" \
-				systemctl poweroff --no-block >/dev/null 2>&1 ||
-				kill -TERM "$CT_NSPAWN_PID" 2>/dev/null || true
-		else
-			# nspawn turns SIGTERM into a clean shutdown request for PID 1.
-			kill -TERM "$CT_NSPAWN_PID" 2>/dev/null || true
+				systemctl poweroff --no-block >/dev/null 2>&1; then
+			if ! ct__wait_gone "$CT_NSPAWN_PID" 200; then
+				echo "ct_shutdown: container did not power off within 20 s, killing it" >&2
+				rc=1
+			fi
 		fi
-		if ! ct__wait_gone "$CT_NSPAWN_PID" 200; then
-			echo "ct_shutdown: container did not power off within 20 s, killing it" >&2
-			rc=1
-			# SIGKILL to the container's PID 1 kills its whole PID namespace;
-			# killing only nspawn would leave the container running.
-			[[ -n $CT_LEADER ]] && kill -KILL "$CT_LEADER" 2>/dev/null
-			kill -KILL "$CT_NSPAWN_PID" 2>/dev/null || true
-			ct__wait_gone "$CT_NSPAWN_PID" 50 || echo "ct_shutdown: nspawn $CT_NSPAWN_PID still alive" >&2
+		if ct__alive "$CT_NSPAWN_PID"; then
+			# No clean poweroff possible (boot failed or hung). SIGKILL to the
+			# container's PID 1 (nspawn's child) ends its whole PID namespace,
+			# and nspawn exits when its child is gone. Killing only nspawn
+			# would leave the container running, and SIGTERM to nspawn is lost
+			# while systemd has not installed its signal handlers yet. Repeat:
+			# early on, nspawn's child may still be about to fork PID 1.
+			for ((i = 0; i < 50; i++)); do
+				ct__alive "$CT_NSPAWN_PID" || break
+				kids=$(pgrep -P "$CT_NSPAWN_PID" 2>/dev/null | tr '\n' ' ') || true
+				# shellcheck disable=SC2086 # list of pids
+				[[ -z $kids ]] || kill -KILL $kids 2>/dev/null || true
+				sleep 0.1
+			done
+			if ct__alive "$CT_NSPAWN_PID"; then
+				kill -KILL "$CT_NSPAWN_PID" 2>/dev/null || true
+				ct__wait_gone "$CT_NSPAWN_PID" 50 ||
+					echo "ct_shutdown: systemd-nspawn $CT_NSPAWN_PID still alive" >&2
+			fi
 		fi
 	fi
 	if [[ -n $CT_NSPAWN_PID ]]; then
@@ -358,6 +418,13 @@ ct_dump_unit() {
 	} >&2
 }
 
+# ct_journal_sync: make journald inside process everything logged so far
+# (journalctl --sync: returns once messages sent before it are stored), so a
+# following journalctl query sees them. Use instead of sleeping.
+ct_journal_sync() {
+	ct journalctl --sync
+}
+
 # ----------------------------------------------------------------- nginx
 
 # ct_nginx_start CONF_FILE: run a separate nginx inside the container with its
@@ -442,13 +509,16 @@ assert_match() {
 # closing line "N passed, N failed"; non-zero if anything failed (including
 # an unclean shutdown).
 ct_finish() {
+	local t0
 	CT_FINISHED=1
+	t0=$(ct__now_us)
 	if ! ct_shutdown; then
 		fail "container shut down and cleaned up"
 	fi
 	printf '1..%d\n' "$CT_NUM"
 	if [[ -n $CT_BOOT_USEC ]]; then
-		printf '# boot %s s, total %s s\n' "$(ct__fmt_us "$CT_BOOT_USEC")" \
+		printf '# boot %s s, shutdown %s s, total %s s\n' "$(ct__fmt_us "$CT_BOOT_USEC")" \
+			"$(ct__fmt_us "$(($(ct__now_us) - t0))")" \
 			"$(ct__fmt_us "$(($(ct__now_us) - CT_T_START))")"
 	fi
 	printf '%d passed, %d failed\n' "$CT_PASSED" "$CT_FAILED"

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <string.h>
+
+#include "macro.h"
+#include "notify-msg.h"
+
+void notify_message_done(NotifyMessage *m) {
+        free(m->status);
+        *m = (NotifyMessage) {};
+}
+
+int notify_message_parse(const char *buf, size_t len, NotifyMessage *ret) {
+        NotifyMessage m = {};
+
+        if (len == 0 || memchr(buf, 0, len))
+                return -EBADMSG;
+
+        for (const char *p = buf, *end = buf + len; p < end;) {
+                const char *eol = memchr(p, '\n', end - p) ?: end;
+                size_t n = eol - p;
+
+                if (n == 7 && memcmp(p, "READY=1", 7) == 0)
+                        m.ready = true;
+                else if (n == 10 && memcmp(p, "STOPPING=1", 10) == 0)
+                        m.stopping = true;
+                else if (n == 10 && memcmp(p, "WATCHDOG=1", 10) == 0)
+                        m.watchdog = true;
+                else if (n == 11 && memcmp(p, "RELOADING=1", 11) == 0)
+                        m.reloading = true;
+                else if (n >= 7 && memcmp(p, "STATUS=", 7) == 0) {
+                        free(m.status);
+                        m.status = strndup(p + 7, n - 7);
+                        if (!m.status)
+                                return -ENOMEM;
+                }
+                p = eol + 1;
+        }
+
+        *ret = m;
+        return 0;
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/python3
+"""A sockd test app with Ready=notify: serves HTTP on fd 3, says READY=1 on
+$NOTIFY_SOCKET, drains on SIGTERM. Standard library only.
+
+Behaviour switches (environment): PYAPP_FAIL_AT_START=N exits N before READY,
+PYAPP_NEVER_READY=1 never says READY=1, PYAPP_READY_DELAY=SECONDS waits first.
+A file named by PYAPP_FAIL_FLAG makes it exit at start while the file exists."""
+import http.server
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+def notify(msg):
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.connect(path)
+        s.sendall(msg.encode())
+
+flag = os.environ.get("PYAPP_FAIL_FLAG")
+if os.environ.get("PYAPP_FAIL_AT_START") or (flag and os.path.exists(flag)):
+    print("pyapp: failing at start on purpose", file=sys.stderr, flush=True)
+    sys.exit(int(os.environ.get("PYAPP_FAIL_AT_START") or 3))
+
+if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
+    sys.exit("pyapp: expected exactly one socket on fd 3 for this pid")
+
+draining = threading.Event()
+ident = "app=%s worker=%s generation=%s pid=%d" % (
+    os.environ["SOCKD_APP"], os.environ["SOCKD_WORKER"], os.environ["SOCKD_GENERATION"], os.getpid())
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def reply(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = (ident + "\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        # While draining, tell the client (nginx) not to reuse this connection: it
+        # must not race us closing an idle keep-alive connection.
+        if draining.is_set():
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = reply
+    do_POST = reply
+
+    def log_message(self, *args):
+        pass
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+server = Server(("", 0), Handler, bind_and_activate=False)
+server.socket.close()
+server.socket = socket.socket(fileno=3)
+
+def on_term(signum, frame):
+    draining.set()
+    notify("STOPPING=1")
+    # shutdown() waits for serve_forever(): call it from another thread.
+    threading.Thread(target=server.shutdown).start()
+
+signal.signal(signal.SIGTERM, on_term)
+
+delay = float(os.environ.get("PYAPP_READY_DELAY") or 0)
+if delay:
+    time.sleep(delay)
+if not os.environ.get("PYAPP_NEVER_READY"):
+    notify("READY=1\nSTATUS=pyapp serving")
+print("pyapp: %s ready" % ident, flush=True)
+server.serve_forever(poll_interval=0.2)
+# Let in-flight requests finish (threads answer with Connection: close), then go.
+time.sleep(float(os.environ.get("PYAPP_DRAIN_SECONDS") or 1))
+print("pyapp: %s drained, exiting" % ident, flush=True)
