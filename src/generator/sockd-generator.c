@@ -168,9 +168,12 @@ static int dry_run_app(const AppConfig *c) {
 
 /* Loads one file; an invalid one is logged with its file:line and the app skipped. */
 static int load(const char *path, AppConfig **ret) {
-        _cleanup_free_ char *error = NULL;
+        _cleanup_free_ char *error = NULL, *app = NULL;
         int r;
 
+        /* Messages about this file carry SOCKD_APP=, so journalctl SOCKD_APP=x finds them. */
+        if (app_name_from_path(path, &app) >= 0)
+                log_set_app(app, -1);
         r = app_config_load(path, ret, &error);
         if (r == -ENOMEM)
                 return log_oom();
@@ -239,6 +242,7 @@ static int run(int argc, char *argv[]) {
                 r = arg_dry_run ? dry_run_app(c) : generate_app(c, argv[optind]);
                 if (r < 0)
                         ret = ret ?: r;
+                log_set_app(NULL, -1);
         }
 
         if (arg_dry_run && strv_length(paths) == 0)

@@ -36,9 +36,12 @@ void log_setup(const char *ident) {
 
         log_ident = ident;
         if (getenv("SYSTEMD_SCOPE") && !isatty(STDERR_FILENO))
-                /* systemd(1) sets $SYSTEMD_SCOPE for generators, which run before the journal
-                 * and whose stderr nobody reads. */
-                log_target = LOG_TARGET_KMSG;
+                /* systemd(1) sets $SYSTEMD_SCOPE for generators, whose stderr is /dev/null.
+                 * On daemon-reload journald is up; at early boot only the kernel log is
+                 * (journald imports it later). Containers have no /dev/kmsg: the journal
+                 * is all there is, and log_kmsg() falls back to stderr. */
+                log_target = access("/run/systemd/journal/socket", F_OK) == 0 ? LOG_TARGET_JOURNAL
+                                                                                : LOG_TARGET_KMSG;
         else if (stderr_is_journal())
                 log_target = LOG_TARGET_JOURNAL;
 
@@ -63,7 +66,9 @@ void log_set_app(const char *app, int worker) {
 
 static void log_kmsg(int level, const char *msg) {
         _cleanup_close_ int fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-        if (fd < 0) {
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
                 fprintf(stderr, "%s: %s\n", log_ident, msg);
                 return;
         }

@@ -4,7 +4,9 @@ $NOTIFY_SOCKET, drains on SIGTERM. Standard library only.
 
 Behaviour switches (environment): PYAPP_FAIL_AT_START=N exits N before READY,
 PYAPP_NEVER_READY=1 never says READY=1, PYAPP_READY_DELAY=SECONDS waits first.
-A file named by PYAPP_FAIL_FLAG makes it exit at start while the file exists."""
+It exits once the last connection is closed after SIGTERM.
+A file named by PYAPP_FAIL_FLAG makes it exit at start while the file exists, one
+named by PYAPP_HANG_FLAG makes it never become ready."""
 import http.server
 import os
 import signal
@@ -32,11 +34,26 @@ if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FD
     sys.exit("pyapp: expected exactly one socket on fd 3 for this pid")
 
 draining = threading.Event()
+connections = threading.Condition()
+open_connections = 0
 ident = "app=%s worker=%s generation=%s pid=%d" % (
     os.environ["SOCKD_APP"], os.environ["SOCKD_WORKER"], os.environ["SOCKD_GENERATION"], os.getpid())
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        global open_connections
+        with connections:
+            open_connections += 1
+        super().setup()
+
+    def finish(self):
+        global open_connections
+        super().finish()
+        with connections:
+            open_connections -= 1
+            connections.notify_all()
 
     def reply(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -78,10 +95,16 @@ signal.signal(signal.SIGTERM, on_term)
 delay = float(os.environ.get("PYAPP_READY_DELAY") or 0)
 if delay:
     time.sleep(delay)
-if not os.environ.get("PYAPP_NEVER_READY"):
+hang = os.environ.get("PYAPP_HANG_FLAG")
+if os.environ.get("PYAPP_NEVER_READY") or (hang and os.path.exists(hang)):
+    print("pyapp: never becoming ready on purpose", file=sys.stderr, flush=True)
+else:
     notify("READY=1\nSTATUS=pyapp serving")
 print("pyapp: %s ready" % ident, flush=True)
 server.serve_forever(poll_interval=0.2)
-# Let in-flight requests finish (threads answer with Connection: close), then go.
-time.sleep(float(os.environ.get("PYAPP_DRAIN_SECONDS") or 1))
+# Drain: in-flight requests finish and are answered with Connection: close; idle
+# keep-alive connections are left for nginx to close (its upstream keepalive_timeout),
+# never closed from here, so nginx cannot race us reusing one.
+with connections:
+    connections.wait_for(lambda: open_connections == 0)
 print("pyapp: %s drained, exiting" % ident, flush=True)

@@ -15,7 +15,32 @@
 #
 # ct_boot must be called from the main shell (not inside $(...) or a pipeline):
 # it starts systemd-nspawn as a background child of that shell, sets global
-# variables and installs the EXIT/INT/TERM/HUP traps there.
+# variables and installs the EXIT/INT/TERM/HUP traps there (replacing any EXIT
+# trap of the test: do test cleanup before ct_finish, or inside the
+# container, which is thrown away anyway).
+#
+# Gotchas:
+#   * systemd-nspawn is a background job of the test script (%1): never
+#     `kill %1`, and never a bare `wait` (it waits for nspawn, i.e. forever);
+#     use `cmd & pid=$!; ...; wait "$pid"`.
+#   * Do not kill a running `ct ...` from outside (e.g. `timeout 5 ct cmd`):
+#     nsenter's child inside becomes a zombie that nobody in the container can
+#     reap, and poweroff then stalls ~10 s. Put the timeout inside instead:
+#     `ct timeout 5 cmd`.
+#   * Commands run with `ct` live in the container's namespaces but not in a
+#     unit: a daemon started with `ct foo &` is not supervised by the
+#     container's systemd. Start long-running things with `ct systemd-run`
+#     (see ct_nginx_start) or real units.
+#   * /dev/kmsg does not exist inside: `echo ... >/dev/kmsg` creates a plain
+#     file and nothing reaches the journal (journalctl -b / -k).
+#   * PID 1's stdio is /dev/null inside, and generators inherit its stderr:
+#     a generator's stderr is lost (at boot and on daemon-reload; neither in
+#     the journal nor in $CT_BASE/log). Writes to /dev/console land in
+#     $CT_BASE/log, systemd-cat/logger output in the journal. To see a
+#     generator's messages, run it directly: ct /path/gen /run/a /run/b /run/c
+#   * The container has the host's machine-id and hostname (/etc is the
+#     host's), so journal entries show the host name; nspawn logs "Host and
+#     machine ids are equal ... refusing to link journals" (harmless).
 #
 # How the container is built: the host's / is mounted read-through as the
 # lower layer of an overlayfs at $CT_BASE/root (upper layer in
@@ -37,9 +62,10 @@
 #   * The host's persistent paths (/work/main, /usr, /etc, ...) are visible
 #     inside at the same path via the overlay's lower layer, so a build tree is
 #     readable inside (e.g. `ct meson install -C /work/main/build`). Files
-#     created or changed on the host AFTER ct_boot are not guaranteed to show
-#     up inside (overlayfs does not support changes to the lower layer while
-#     mounted), so build before booting or copy in with ct_write.
+#     created or changed on the host AFTER ct_boot did show up inside in a
+#     quick check, but overlayfs calls changes to the lower layer while
+#     mounted undefined behaviour: build before booting, or copy in with
+#     ct_write.
 #   * From the host, "$CT_BASE/root/PATH" is the container's view of PATH for
 #     paths on the overlay (not for /tmp, /run, /dev, /proc, /sys, which are
 #     separate mounts in the container's mount namespace). To read a file the
@@ -204,16 +230,19 @@ ct_boot() {
 	trap 'exit 143' TERM
 	trap 'exit 129' HUP
 
-	# Not under /tmp: the overlay's upper dir must not be on a tmpfs that the
-	# container (or the host's tmp cleaner) might replace.
 	ct_cleanup_stale
+	# /var/tmp, not /tmp: on disk even where /tmp is a tmpfs (the upper layer
+	# would eat RAM) and out of the way of /tmp cleaners.
 	CT_BASE=$(mktemp -d /var/tmp/sockd-ct.XXXXXX)
 	export CT_BASE
 	echo "$$ $(ct__starttime $$)" >"$CT_BASE/owner"
 	mkdir -p "$CT_BASE/upper" "$CT_BASE/work" "$CT_BASE/root"
-	mount -t overlay overlay \
+	if ! mount -t overlay overlay \
 		-o "lowerdir=/,upperdir=$CT_BASE/upper,workdir=$CT_BASE/work" \
-		"$CT_BASE/root"
+		"$CT_BASE/root"; then
+		echo "ct_boot: overlay mount of / on $CT_BASE/root failed" >&2
+		return 1
+	fi
 
 	# Keep host services that only cost boot time out of the container. This
 	# writes into the upper layer only.
@@ -266,6 +295,7 @@ ct_boot() {
 	while :; do
 		now=$(ct__now_us)
 		if ((now > deadline)); then
+			state=$(ct systemctl is-system-running 2>/dev/null) || true
 			echo "ct_boot: system not running after ${timeout}s (state: ${state:-unknown}); log:" >&2
 			sed 's/^/  | /' "$CT_BASE/log" >&2
 			if ct__alive "$CT_LEADER"; then
@@ -274,8 +304,10 @@ ct_boot() {
 			fi
 			return 1
 		fi
-		state=$(timeout "$(((deadline - now) / 1000000 + 1))" \
-			nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" \
+		# timeout runs inside: killing nsenter from outside would leave its
+		# child as a zombie in the container that stalls poweroff by 10 s.
+		state=$(nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" \
+			timeout "$(((deadline - now) / 1000000 + 1))" \
 			systemctl is-system-running --wait 2>/dev/null) || true
 		case $state in
 		running | degraded) break ;;
@@ -304,8 +336,8 @@ ct_shutdown() {
 
 	if [[ -n $CT_NSPAWN_PID ]] && ct__alive "$CT_NSPAWN_PID"; then
 		if [[ -n $CT_LEADER ]] && ct__alive "$CT_LEADER" &&
-			timeout 10 nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" \
-				systemctl poweroff --no-block >/dev/null 2>&1; then
+			nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" \
+				timeout 10 systemctl poweroff --no-block >/dev/null 2>&1; then
 			if ! ct__wait_gone "$CT_NSPAWN_PID" 200; then
 				echo "ct_shutdown: container did not power off within 20 s, killing it" >&2
 				rc=1

@@ -35,6 +35,7 @@ if ct test -e /run/systemd/generator/sockd-bootgen-ran; then
 else
 	fail "boot-time generator (installed by ct_pre_boot) ran at boot"
 fi
+
 # --------------------------------------------------------------- basics
 state=$(ct systemctl is-system-running || true)
 assert_match "$state" '^(running|degraded)$' "system is running (state: $state)"

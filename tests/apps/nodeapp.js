@@ -1,0 +1,46 @@
+// A sockd test app with Ready=node-ipc: plain `http`, no npm package. It listens on
+// fd 3, says 'online' over Node's IPC channel, and drains on 'shutdown'.
+'use strict';
+const http = require('http');
+
+const ident = `app=${process.env.SOCKD_APP} worker=${process.env.SOCKD_WORKER} ` +
+              `generation=${process.env.SOCKD_GENERATION} pid=${process.pid}`;
+let draining = false;
+
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    const body = ident + '\n';
+    const headers = { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) };
+    // While draining, nginx must not reuse this connection: it closes it instead.
+    if (draining) headers.Connection = 'close';
+    res.writeHead(200, headers);
+    res.end(body);
+  });
+});
+
+// Never close an idle keep-alive connection from this side while nginx may be reusing
+// it: nginx's upstream keepalive_timeout (60s by default) must be the shorter one.
+server.keepAliveTimeout = 120 * 1000;
+server.headersTimeout = 125 * 1000;
+
+server.listen({ fd: 3 }, () => {
+  process.send('online');
+  console.log(`nodeapp: ${ident} online`);
+});
+
+process.on('message', (msg) => {
+  if (msg !== 'shutdown' || draining)
+    return;
+  draining = true;
+  console.log(`nodeapp: ${ident} draining`);
+  // server.close() would also close idle keep-alive connections (Node >= 19), which
+  // races nginx reusing them; leave those for nginx to close.
+  server.closeIdleConnections = () => {};
+  server.close(() => {
+    console.log(`nodeapp: ${ident} drained, exiting`);
+    process.exit(0);
+  });
+  // The IPC channel must not keep us alive once the connections are gone.
+  process.channel && process.channel.unref();
+});

@@ -1,0 +1,887 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "macro.h"
+#include "strv.h"
+#include "test-util.h"
+
+static char *tmpdir;
+
+static void setup_tmpdir(void) {
+        tmpdir = test_tmpdir_new();
+}
+
+static void teardown_tmpdir(void) {
+        test_rm_rf(tmpdir);
+        free(tmpdir);
+        tmpdir = NULL;
+}
+
+/* ---- helpers ---- */
+
+static AppConfig *load_ok_named(const char *name, const char *content) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, name, content), *error = NULL;
+        AppConfig *c = NULL;
+        int r;
+
+        r = app_config_load(path, &c, &error);
+        ck_assert_msg(r == 0, "loading\n%s\nfailed: %s (%d)", content, error ?: "(no message)", r);
+        ck_assert_ptr_null(error);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_str_eq(c->path, path);
+        return c;
+}
+
+static AppConfig *load_ok(const char *content) {
+        return load_ok_named("myapp.conf", content);
+}
+
+/* Loads @path expecting @code, and checks the message is "'PATH':LINE: @message..."
+ * (or "'PATH': @message..." when @line is 0) and that *ret was not touched. */
+static void assert_load_error_path(const char *path, int code, unsigned line, const char *message) {
+        _cleanup_free_ char *error = NULL, *expected = NULL;
+        AppConfig sentinel, *c = &sentinel;
+        int r;
+
+        r = app_config_load(path, &c, &error);
+        ck_assert_msg(r == code, "expected %d (%s), got %d (%s), message: %s", code, strerror(-code), r,
+                      r < 0 ? strerror(-r) : "success", error ?: "(none)");
+        ck_assert_ptr_eq(c, &sentinel);
+        ck_assert_ptr_nonnull(error);
+        ck_assert_ptr_null(strchr(error, '\n'));
+        if (line > 0)
+                ck_assert_int_ge(asprintf(&expected, "'%s':%u: %s", path, line, message), 0);
+        else
+                ck_assert_int_ge(asprintf(&expected, "'%s': %s", path, message), 0);
+        ck_assert_str_startswith(error, expected);
+
+        /* Without ret_error the error code is the same and nothing leaks. */
+        ck_assert_int_eq(app_config_load(path, &c, NULL), code);
+        ck_assert_ptr_eq(c, &sentinel);
+}
+
+static void assert_load_error_data(const void *data, size_t len, int code, unsigned line, const char *message) {
+        _cleanup_free_ char *path = test_write_data(tmpdir, "myapp.conf", data, len);
+
+        assert_load_error_path(path, code, line, message);
+}
+
+static void assert_load_error(const char *content, int code, unsigned line, const char *message) {
+        assert_load_error_data(content, strlen(content), code, line, message);
+}
+
+static char *repeat(char c, size_t n) {
+        char *s = malloc(n + 1);
+
+        ck_assert_ptr_nonnull(s);
+        memset(s, c, n);
+        s[n] = 0;
+        return s;
+}
+
+/* ---- good files ---- */
+
+START_TEST(test_minimal_defaults) {
+        _cleanup_app_config_ AppConfig *c = load_ok("[App]\nExec=/usr/bin/node /srv/myapp/server.js\n");
+
+        ck_assert_str_eq(c->name, "myapp");
+        ck_assert_str_eq(c->exec, "/usr/bin/node /srv/myapp/server.js");
+        ck_assert_ptr_null(c->working_directory);
+        ck_assert_ptr_null(c->user);
+        ck_assert_ptr_null(c->group);
+        ck_assert_ptr_null(c->environment);
+        ck_assert_ptr_null(c->environment_files);
+        ck_assert_ptr_null(c->pass_environment);
+        ck_assert_uint_eq(c->workers, 1);
+        ck_assert_int_eq(c->ready, READY_NOTIFY);
+        ck_assert_uint_eq(c->ready_timeout, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->stop_timeout, 30 * USEC_PER_SEC);
+        ck_assert_int_eq(c->suspend, SUSPEND_QUEUE);
+        ck_assert_str_eq(c->socket_directory, "/run/myapp");
+        ck_assert_str_eq(c->socket_name, "myapp.{worker}.sock");
+        ck_assert_str_eq(c->socket_user, "root");
+        ck_assert_str_eq(c->socket_group, "www-data");
+        ck_assert_uint_eq(c->socket_mode, 0660);
+        ck_assert_uint_eq(c->backlog, 4096);
+}
+END_TEST
+
+START_TEST(test_full_file) {
+        const char *user = test_other_user() ?: test_root_user();
+        const char *group = test_other_group() ?: test_root_group();
+        _cleanup_free_ char *env = test_write_file(tmpdir, "env", "A=b\n"), *content = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+
+        ck_assert_int_ge(asprintf(&content,
+                                  "# a complete file\n"
+                                  "[App]\n"
+                                  "Exec=/usr/bin/node /srv/myapp/server.js --port={worker}\n"
+                                  "WorkingDirectory=/srv/myapp\n"
+                                  "User=%s\n"
+                                  "Group=%s\n"
+                                  "Environment=NODE_ENV=production\n"
+                                  "EnvironmentFile=%s\n"
+                                  "PassEnvironment=DATABASE_URL\n"
+                                  "Workers=3\n"
+                                  "Ready=node-ipc\n"
+                                  "ReadyTimeoutSec=1min 30s\n"
+                                  "StopTimeoutSec=500ms\n"
+                                  "Suspend=hold\n"
+                                  "\n"
+                                  "[Socket]\n"
+                                  "Directory=/run/sockd-test\n"
+                                  "Name=w{worker}.sock\n"
+                                  "User=%s\n"
+                                  "Group=%s\n"
+                                  "Mode=0600\n"
+                                  "Backlog=128\n",
+                                  user, group, env, test_root_user(), test_root_group()),
+                         0);
+        c = load_ok_named("full-app_1.2:x.conf", content);
+
+        ck_assert_str_eq(c->name, "full-app_1.2:x");
+        ck_assert_str_eq(c->exec, "/usr/bin/node /srv/myapp/server.js --port={worker}");
+        ck_assert_str_eq(c->working_directory, "/srv/myapp");
+        ck_assert_str_eq(c->user, user);
+        ck_assert_str_eq(c->group, group);
+        ck_assert_uint_eq(strv_length(c->environment), 1);
+        ck_assert_str_eq(c->environment[0], "NODE_ENV=production");
+        ck_assert_uint_eq(strv_length(c->environment_files), 1);
+        ck_assert_str_eq(c->environment_files[0], env);
+        ck_assert_uint_eq(strv_length(c->pass_environment), 1);
+        ck_assert_str_eq(c->pass_environment[0], "DATABASE_URL");
+        ck_assert_uint_eq(c->workers, 3);
+        ck_assert_int_eq(c->ready, READY_NODE_IPC);
+        ck_assert_uint_eq(c->ready_timeout, 90 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->stop_timeout, 500 * USEC_PER_MSEC);
+        ck_assert_int_eq(c->suspend, SUSPEND_HOLD);
+        ck_assert_str_eq(c->socket_directory, "/run/sockd-test");
+        ck_assert_str_eq(c->socket_name, "w{worker}.sock");
+        ck_assert_str_eq(c->socket_user, test_root_user());
+        ck_assert_str_eq(c->socket_group, test_root_group());
+        ck_assert_uint_eq(c->socket_mode, 0600);
+        ck_assert_uint_eq(c->backlog, 128);
+}
+END_TEST
+
+START_TEST(test_socket_user_defaults_to_app_user) {
+        const char *user = test_other_user();
+        _cleanup_free_ char *content = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+
+        if (!user) {
+                fprintf(stderr, "no user besides uid 0 on this host, cannot test Socket User= default\n");
+                return;
+        }
+        ck_assert_int_ge(asprintf(&content, "[App]\nExec=/bin/true\nUser=%s\n", user), 0);
+        c = load_ok(content);
+        ck_assert_str_eq(c->user, user);
+        ck_assert_str_eq(c->socket_user, user);
+        ck_assert_str_eq(c->socket_group, "www-data");
+}
+END_TEST
+
+START_TEST(test_inline_comments) {
+        _cleanup_app_config_ AppConfig *c = load_ok(
+                "; leading comment\n"
+                "# another one\n"
+                "[App] ; the app\n"
+                "Exec=/usr/bin/node /srv/myapp/server.js   ; required\n"
+                "Workers=3 ; three\n"
+                "Ready=node-ipc\t; tab before\n"
+                "Environment=A=x;y ; only the second ';' starts a comment\n"
+                "  ; an indented comment is not a continuation\n"
+                "\n"
+                "[Socket]\n"
+                "Mode=0640 ; group may not connect, owner may\n");
+
+        ck_assert_str_eq(c->exec, "/usr/bin/node /srv/myapp/server.js");
+        ck_assert_uint_eq(c->workers, 3);
+        ck_assert_int_eq(c->ready, READY_NODE_IPC);
+        ck_assert_uint_eq(strv_length(c->environment), 1);
+        ck_assert_str_eq(c->environment[0], "A=x;y");
+        ck_assert_uint_eq(c->socket_mode, 0640);
+}
+END_TEST
+
+START_TEST(test_environment_repeatable_and_reset) {
+        _cleanup_app_config_ AppConfig *c = NULL, *d = NULL;
+
+        c = load_ok("[App]\n"
+                    "Exec=/bin/true\n"
+                    "Environment=A=1\n"
+                    "Environment=B=two words\n"
+                    "Environment=C=\n"
+                    "Environment=D=x=y\n"
+                    "Environment=A=again\n");
+        ck_assert_uint_eq(strv_length(c->environment), 5);
+        ck_assert_str_eq(c->environment[0], "A=1");
+        ck_assert_str_eq(c->environment[1], "B=two words");
+        ck_assert_str_eq(c->environment[2], "C=");
+        ck_assert_str_eq(c->environment[3], "D=x=y");
+        ck_assert_str_eq(c->environment[4], "A=again");
+
+        d = load_ok("[App]\n"
+                    "Exec=/bin/true\n"
+                    "Environment=A=1\n"
+                    "Environment=B=2\n"
+                    "PassEnvironment=HOME\n"
+                    "EnvironmentFile=-/nonexistent/a\n"
+                    "Environment=\n"
+                    "PassEnvironment=\n"
+                    "EnvironmentFile=\n"
+                    "Environment=C=3\n"
+                    "EnvironmentFile=-/nonexistent/b\n");
+        ck_assert_uint_eq(strv_length(d->environment), 1);
+        ck_assert_str_eq(d->environment[0], "C=3");
+        ck_assert_ptr_null(d->pass_environment);
+        ck_assert_uint_eq(strv_length(d->environment_files), 1);
+        ck_assert_str_eq(d->environment_files[0], "-/nonexistent/b");
+}
+END_TEST
+
+START_TEST(test_environment_reset_to_empty) {
+        _cleanup_app_config_ AppConfig *c = load_ok("[App]\nExec=/bin/true\nEnvironment=A=1\nEnvironment=\n");
+
+        ck_assert_ptr_null(c->environment);
+}
+END_TEST
+
+START_TEST(test_pass_environment) {
+        _cleanup_app_config_ AppConfig *c = load_ok("[App]\n"
+                                                    "Exec=/bin/true\n"
+                                                    "PassEnvironment=DATABASE_URL  HOME\tLANG\n"
+                                                    "PassEnvironment=_PRIVATE X1\n");
+
+        ck_assert_uint_eq(strv_length(c->pass_environment), 5);
+        ck_assert_str_eq(c->pass_environment[0], "DATABASE_URL");
+        ck_assert_str_eq(c->pass_environment[1], "HOME");
+        ck_assert_str_eq(c->pass_environment[2], "LANG");
+        ck_assert_str_eq(c->pass_environment[3], "_PRIVATE");
+        ck_assert_str_eq(c->pass_environment[4], "X1");
+}
+END_TEST
+
+START_TEST(test_environment_file) {
+        _cleanup_free_ char *env = test_write_file(tmpdir, "env", "A=1\n"), *content = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+
+        ck_assert_int_ge(asprintf(&content,
+                                  "[App]\n"
+                                  "Exec=/bin/true\n"
+                                  "EnvironmentFile=%s\n"
+                                  "EnvironmentFile=-%s/missing\n"
+                                  "EnvironmentFile=-%s\n",
+                                  env, tmpdir, env),
+                         0);
+        c = load_ok(content);
+        ck_assert_uint_eq(strv_length(c->environment_files), 3);
+        ck_assert_str_eq(c->environment_files[0], env);
+        ck_assert_str_startswith(c->environment_files[1], "-");
+        ck_assert_str_eq(c->environment_files[1] + 1 + strlen(tmpdir), "/missing");
+        ck_assert_str_eq(c->environment_files[2] + 1, env);
+}
+END_TEST
+
+START_TEST(test_name_without_worker_single) {
+        _cleanup_app_config_ AppConfig *c = NULL, *d = NULL;
+
+        c = load_ok("[App]\nExec=/bin/true\n[Socket]\nName=app.sock\n");
+        ck_assert_str_eq(c->socket_name, "app.sock");
+        ck_assert_uint_eq(c->workers, 1);
+
+        d = load_ok("[App]\nExec=/bin/true\nWorkers=1\n[Socket]\nName=app.sock\n");
+        ck_assert_str_eq(d->socket_name, "app.sock");
+}
+END_TEST
+
+START_TEST(test_values_and_boundaries) {
+        _cleanup_app_config_ AppConfig *c = NULL, *d = NULL;
+
+        c = load_ok("[Socket]\n" /* sections in any order, [Socket] before [App] */
+                    "Mode=600\n"
+                    "Backlog=65535\n"
+                    "Directory=/run/a.b/c\n"
+                    "[App]\n"
+                    "Exec=\"/opt/my app/bin/server\" --flag\n"
+                    "WorkingDirectory=-/srv/maybe\n"
+                    "Workers=1024\n"
+                    "ReadyTimeoutSec=1ms\n"
+                    "StopTimeoutSec=24h\n");
+        ck_assert_uint_eq(c->socket_mode, 0600);
+        ck_assert_uint_eq(c->backlog, 65535);
+        ck_assert_str_eq(c->socket_directory, "/run/a.b/c");
+        ck_assert_str_eq(c->exec, "\"/opt/my app/bin/server\" --flag");
+        ck_assert_str_eq(c->working_directory, "-/srv/maybe");
+        ck_assert_uint_eq(c->workers, 1024);
+        ck_assert_uint_eq(c->ready_timeout, USEC_PER_MSEC);
+        ck_assert_uint_eq(c->stop_timeout, 24 * 3600 * USEC_PER_SEC);
+
+        d = load_ok("[App]\nExec=/bin/true\nReadyTimeoutSec=45\nStopTimeoutSec=2min\n[Socket]\nBacklog=1\n[Socket]\n"
+                    + 0 /* keep the literal on one line */);
+        (void) d;
+}
+END_TEST
+
+START_TEST(test_timeouts_and_empty_sections) {
+        _cleanup_app_config_ AppConfig *c = load_ok("[App]\n"
+                                                    "Exec=/bin/true\n"
+                                                    "ReadyTimeoutSec=45\n"
+                                                    "StopTimeoutSec=2min\n"
+                                                    "[Socket]\n");
+
+        ck_assert_uint_eq(c->ready_timeout, 45 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->stop_timeout, 120 * USEC_PER_SEC);
+}
+END_TEST
+
+START_TEST(test_crlf_and_bom) {
+        _cleanup_app_config_ AppConfig *c = NULL, *d = NULL;
+
+        c = load_ok("[App]\r\nExec=/bin/true\r\nWorkers=2\r\n[Socket]\r\nName=n{worker}\r\n");
+        ck_assert_str_eq(c->exec, "/bin/true");
+        ck_assert_uint_eq(c->workers, 2);
+        ck_assert_str_eq(c->socket_name, "n{worker}");
+
+        d = load_ok("\xef\xbb\xbf[App]\nExec=/bin/true\n");
+        ck_assert_str_eq(d->exec, "/bin/true");
+}
+END_TEST
+
+START_TEST(test_longest_line_accepted) {
+        /* inih hands us a 200-byte buffer: 198 bytes, '\n' and NUL fit. */
+        _cleanup_free_ char *pad = NULL, *content = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+        const char *key = "Environment=X=";
+
+        pad = repeat('v', 198 - strlen(key) - 1);
+        ck_assert_int_ge(asprintf(&content, "[App]\nExec=/bin/true\n%s%sZ\n", key, pad), 0);
+        c = load_ok(content);
+        ck_assert_uint_eq(strv_length(c->environment), 1);
+        ck_assert_uint_eq(strlen(c->environment[0]) + strlen("Environment="), 198);
+        ck_assert_str_eq(c->environment[0] + strlen(c->environment[0]) - 1, "Z"); /* not cut */
+}
+END_TEST
+
+/* ---- bad files ---- */
+
+#define B "[App]\nExec=/bin/true\n" /* two lines */
+
+static const struct error_case {
+        const char *what;
+        const char *content;
+        int code;
+        unsigned line;   /* 0: the message names no line */
+        const char *msg; /* the start of what follows "'PATH':LINE: " */
+} error_cases[] = {
+        { "duplicate section", B "[Socket]\nBacklog=16\n[App]\nWorkers=2\n", -EINVAL, 5, "duplicate section [App]" },
+        { "duplicate empty section", B "[Socket]\n[Socket]\n", -EINVAL, 4, "duplicate section [Socket]" },
+        { "duplicate key", B "Workers=2\n\n; again\nWorkers=3\n", -EINVAL, 6, "Workers: duplicate key, first set on line 3" },
+        { "duplicate key, same value", B "[Socket]\nMode=0660\nMode=0660\n", -EINVAL, 5, "Mode: duplicate key, first set on line 4" },
+        { "duplicate Exec", "[App]\n\nExec=/bin/true\nExec=/bin/false\n", -EINVAL, 4, "Exec: duplicate key, first set on line 3" },
+        { "unknown key", B "Foo=bar\n", -EINVAL, 3, "Foo: unknown key in section [App]" },
+        { "socket key in [App]", B "Backlog=10\n", -EINVAL, 3, "Backlog: unknown key in section [App]" },
+        { "app key in [Socket]", B "[Socket]\nExec=/bin/false\n", -EINVAL, 4, "Exec: unknown key in section [Socket]" },
+        { "keys are case sensitive", B "workers=2\n", -EINVAL, 3, "workers: unknown key in section [App]" },
+        { "unknown section", B "[Service]\nType=simple\n", -EINVAL, 3, "unknown section [Service]; known are [App] and [Socket]" },
+        { "unknown empty section", B "\n[Install]\n", -EINVAL, 4, "unknown section [Install]" },
+        { "section without ']'", "[App\nExec=/bin/true\n", -EINVAL, 1, "section header without ']'" },
+        { "key outside section", "Exec=/bin/true\n[App]\n", -EINVAL, 1, "Exec: key outside of a section; start with [App]" },
+        { "key outside section after comments", "; sockd\n# config\n\nWorkers=2\n[App]\nExec=/bin/true\n", -EINVAL, 4,
+          "Workers: key outside of a section" },
+        { "Workers=0", B "Workers=0\n", -ERANGE, 3, "Workers: must be a number from 1 to 1024, got '0'" },
+        { "Workers=1025", B "Workers=1025\n", -ERANGE, 3, "Workers: must be a number from 1 to 1024, got '1025'" },
+        { "Workers=abc", B "Workers=abc\n", -ERANGE, 3, "Workers: must be a number from 1 to 1024, got 'abc'" },
+        { "Workers=-1", B "Workers=-1\n", -ERANGE, 3, "Workers: must be a number from 1 to 1024, got '-1'" },
+        { "Workers=2.5", B "Workers=2.5\n", -ERANGE, 3, "Workers: must be a number from 1 to 1024, got '2.5'" },
+        { "Workers empty", B "Workers=\n", -ERANGE, 3, "Workers: must be a number from 1 to 1024, got ''" },
+        { "Workers overflow", B "Workers=18446744073709551617\n", -ERANGE, 3, "Workers: must be a number from 1 to 1024" },
+        { "missing Exec", "[App]\nWorkers=2\n[Socket]\nMode=0660\n", -EINVAL, 0, "[App] Exec= is required" },
+        { "empty file", "", -EINVAL, 0, "[App] Exec= is required" },
+        { "only comments", "; nothing\n# here\n", -EINVAL, 0, "[App] Exec= is required" },
+        { "Exec relative", "[App]\nExec=node server.js\n", -EINVAL, 2, "Exec: program must be an absolute path, got 'node'" },
+        { "Exec quoted relative", "[App]\nExec=\"node\" server.js\n", -EINVAL, 2, "Exec: program must be an absolute path, got 'node'" },
+        { "Exec empty", "[App]\nExec=\n", -EINVAL, 2, "Exec: empty value" },
+        { "Exec only a comment", "[App]\nExec= ; nothing\n", -EINVAL, 2, "Exec: empty value" },
+        { "Name without {worker}", B "Workers=3\n[Socket]\nName=app.sock\n", -EINVAL, 5,
+          "Name: 'app.sock' must contain {worker} when Workers=3" },
+        { "Name without {worker} before Workers", "[Socket]\nName=app.sock\n[App]\nExec=/bin/true\nWorkers=2\n", -EINVAL, 2,
+          "Name: 'app.sock' must contain {worker} when Workers=2" },
+        { "WorkingDirectory relative", B "WorkingDirectory=srv/app\n", -EINVAL, 3,
+          "WorkingDirectory: must be an absolute, normalized path, got 'srv/app'" },
+        { "WorkingDirectory ..", B "WorkingDirectory=/srv/../etc\n", -EINVAL, 3,
+          "WorkingDirectory: must be an absolute, normalized path, got '/srv/../etc'" },
+        { "WorkingDirectory -relative", B "WorkingDirectory=-srv\n", -EINVAL, 3,
+          "WorkingDirectory: must be an absolute, normalized path, got '-srv'" },
+        { "WorkingDirectory empty", B "WorkingDirectory=\n", -EINVAL, 3, "WorkingDirectory: empty value" },
+        { "Directory relative", B "[Socket]\nDirectory=run/myapp\n", -EINVAL, 4,
+          "Directory: must be an absolute, normalized path, got 'run/myapp'" },
+        { "Directory with '-'", B "[Socket]\nDirectory=-/run/myapp\n", -EINVAL, 4,
+          "Directory: must be an absolute, normalized path, got '-/run/myapp'" },
+        { "Directory //", B "[Socket]\nDirectory=/run//myapp\n", -EINVAL, 4,
+          "Directory: must be an absolute, normalized path, got '/run//myapp'" },
+        { "Directory with spaces", B "[Socket]\nDirectory=/run/my app\n", -EINVAL, 4,
+          "Directory: must not contain spaces, quotes, '%' or '$', got '/run/my app'" },
+        { "Directory with %", B "[Socket]\nDirectory=/run/app%i\n", -EINVAL, 4, "Directory: must not contain spaces" },
+        { "Directory with $", B "[Socket]\nDirectory=/run/$APP\n", -EINVAL, 4, "Directory: must not contain spaces" },
+        { "Name with /", B "[Socket]\nName=a/b.sock\n", -EINVAL, 4, "Name: must be a file name without '/', got 'a/b.sock'" },
+        { "Name ..", B "[Socket]\nName=..\n", -EINVAL, 4, "Name: must be a file name without '/', got '..'" },
+        { "Name empty", B "[Socket]\nName=\n", -EINVAL, 4, "Name: must be a file name without '/', got ''" },
+        { "Name with space", B "[Socket]\nName=my app.sock\n", -EINVAL, 4,
+          "Name: must not contain spaces, quotes, '\\', '%' or '$', got 'my app.sock'" },
+        { "Name with $", B "[Socket]\nName=$x.sock\n", -EINVAL, 4, "Name: must not contain spaces" },
+        { "Name with %", B "[Socket]\nName=%i.sock\n", -EINVAL, 4, "Name: must not contain spaces" },
+        { "Ready bad", B "Ready=systemd\n", -EINVAL, 3, "Ready: must be 'notify' or 'node-ipc', got 'systemd'" },
+        { "Ready wrong case", B "Ready=Notify\n", -EINVAL, 3, "Ready: must be 'notify' or 'node-ipc', got 'Notify'" },
+        { "Suspend bad", B "Suspend=pause\n", -EINVAL, 3, "Suspend: must be 'hold' or 'queue', got 'pause'" },
+        { "ReadyTimeoutSec=abc", B "ReadyTimeoutSec=abc\n", -EINVAL, 3, "ReadyTimeoutSec: 'abc' is not a duration" },
+        { "StopTimeoutSec=10x", B "StopTimeoutSec=10x\n", -EINVAL, 3, "StopTimeoutSec: '10x' is not a duration" },
+        { "ReadyTimeoutSec empty", B "ReadyTimeoutSec=\n", -EINVAL, 3, "ReadyTimeoutSec: '' is not a duration" },
+        { "ReadyTimeoutSec=0", B "ReadyTimeoutSec=0\n", -ERANGE, 3, "ReadyTimeoutSec: must be between 1ms and 24h, got '0'" },
+        { "StopTimeoutSec=0", B "StopTimeoutSec=0s\n", -ERANGE, 3, "StopTimeoutSec: must be between 1ms and 24h, got '0s'" },
+        { "StopTimeoutSec=999us", B "StopTimeoutSec=999us\n", -ERANGE, 3, "StopTimeoutSec: must be between 1ms and 24h" },
+        { "StopTimeoutSec=25h", B "StopTimeoutSec=25h\n", -ERANGE, 3, "StopTimeoutSec: must be between 1ms and 24h, got '25h'" },
+        { "Mode=999", B "[Socket]\nMode=999\n", -EINVAL, 4, "Mode: must be an octal mode like 0660, got '999'" },
+        { "Mode=abc", B "[Socket]\nMode=abc\n", -EINVAL, 4, "Mode: must be an octal mode like 0660, got 'abc'" },
+        { "Mode=2770", B "[Socket]\nMode=2770\n", -EINVAL, 4, "Mode: must be an octal mode like 0660, got '2770'" },
+        { "Mode empty", B "[Socket]\nMode=\n", -EINVAL, 4, "Mode: must be an octal mode like 0660, got ''" },
+        { "Mode=0666", B "[Socket]\nMode=0666\n", -EPERM, 4, "Mode: 0666 lets every user on the host connect" },
+        { "Mode=0662", B "[Socket]\nMode=0662\n", -EPERM, 4, "Mode: 0662 lets every user on the host connect" },
+        { "Mode=0060", B "[Socket]\nMode=0060\n", -EINVAL, 4, "Mode: 0060 does not let the socket's owner connect" },
+        { "Mode=0460", B "[Socket]\nMode=0460\n", -EINVAL, 4, "Mode: 0460 does not let the socket's owner connect" },
+        { "Backlog=0", B "[Socket]\nBacklog=0\n", -ERANGE, 4, "Backlog: must be a number from 1 to 65535, got '0'" },
+        { "Backlog=65536", B "[Socket]\nBacklog=65536\n", -ERANGE, 4, "Backlog: must be a number from 1 to 65535, got '65536'" },
+        { "unknown User", B "User=sockd-no-such-user\n", -ESRCH, 3, "User: unknown user 'sockd-no-such-user'" },
+        { "unknown Group", B "Group=sockd-no-such-group\n", -ESRCH, 3, "Group: unknown group 'sockd-no-such-group'" },
+        { "unknown socket User", B "[Socket]\nUser=sockd-no-such-user\n", -ESRCH, 4, "User: unknown user 'sockd-no-such-user'" },
+        { "unknown socket Group", B "[Socket]\nGroup=sockd-no-such-group\n", -ESRCH, 4,
+          "Group: unknown group 'sockd-no-such-group'" },
+        { "invalid User", B "User=1abc\n", -EINVAL, 3, "User: '1abc' is not a valid user or group name" },
+        { "invalid Group", B "Group=a b\n", -EINVAL, 3, "Group: 'a b' is not a valid user or group name" },
+        { "empty User", B "User=\n", -EINVAL, 3, "User: empty value" },
+        { "Environment without =", B "Environment=FOO\n", -EINVAL, 3,
+          "Environment: expected NAME=value with NAME of letters, digits and '_', got 'FOO'" },
+        { "Environment bad name", B "Environment=1FOO=x\n", -EINVAL, 3, "Environment: expected NAME=value" },
+        { "Environment name with -", B "Environment=FOO-BAR=x\n", -EINVAL, 3,
+          "Environment: expected NAME=value with NAME of letters, digits and '_', got 'FOO-BAR=x'" },
+        { "Environment empty name", B "Environment==x\n", -EINVAL, 3,
+          "Environment: expected NAME=value with NAME of letters, digits and '_', got '=x'" },
+        { "EnvironmentFile missing", B "EnvironmentFile=/sockd-no-such-dir/env\n", -ENOENT, 3,
+          "EnvironmentFile: cannot access '/sockd-no-such-dir/env': No such file or directory" },
+        { "EnvironmentFile relative", B "EnvironmentFile=etc/env\n", -EINVAL, 3,
+          "EnvironmentFile: must be an absolute, normalized path, got 'etc/env'" },
+        { "EnvironmentFile -relative", B "EnvironmentFile=-etc/env\n", -EINVAL, 3,
+          "EnvironmentFile: must be an absolute, normalized path, got '-etc/env'" },
+        { "PassEnvironment bad name", B "PassEnvironment=HOME 1BAD\n", -EINVAL, 3,
+          "PassEnvironment: '1BAD' is not a valid environment variable name" },
+        { "continuation line", B "  --verbose\n", -EINVAL, 3,
+          "Exec: indented continuation lines are not supported, put the value on one line" },
+        { "continuation line after a key", B "Workers=2\n\t3\n", -EINVAL, 4, "Workers: indented continuation lines are not supported" },
+        { "syntax error", B "junk\n", -EINVAL, 3, "syntax error, expected 'Key=value', '[Section]' or a comment" },
+        { "syntax error first line", "junk\n[App]\nExec=/bin/true\n", -EINVAL, 1, "syntax error" },
+        { "first error wins", B "Workers=0\nReady=bad\nFoo=bar\n", -ERANGE, 3, "Workers: must be a number" },
+        { "first error wins across sections", B "[Socket]\nMode=0666\n[App]\n", -EPERM, 4, "Mode: 0666" },
+};
+
+START_TEST(test_load_error_cases) {
+        const struct error_case *t = &error_cases[_i];
+
+        fprintf(stderr, "case %d: %s\n", _i, t->what);
+        assert_load_error(t->content, t->code, t->line, t->msg);
+}
+END_TEST
+
+START_TEST(test_line_too_long) {
+        const char *key = "Environment=X=";
+        _cleanup_free_ char *pad = repeat('v', 199 - strlen(key)), *content = NULL, *huge = repeat('h', 5000),
+                            *content2 = NULL, *comment = repeat(';', 250), *content3 = NULL, *content4 = NULL;
+
+        /* A line of 199 bytes does not fit inih's 200-byte buffer with its '\n' and NUL. */
+        ck_assert_int_ge(asprintf(&content, B "%s%s\nWorkers=2\n", key, pad), 0);
+        assert_load_error(content, -E2BIG, 3, "line is 199 bytes long, the limit is 198");
+
+        /* The CR of a CRLF line does not count. */
+        ck_assert_int_ge(asprintf(&content4, "[App]\r\nExec=/bin/true\r\n%s%s\r\n", key, pad), 0);
+        assert_load_error(content4, -E2BIG, 3, "line is 199 bytes long, the limit is 198");
+
+        ck_assert_int_ge(asprintf(&content2, "[App]\nExec=/bin/true %s\n", huge), 0);
+        assert_load_error(content2, -E2BIG, 2, "line is 5015 bytes long, the limit is 198");
+
+        /* Also comments: never cut a line silently, whatever it is. */
+        ck_assert_int_ge(asprintf(&content3, B "\n%s\n", comment), 0);
+        assert_load_error(content3, -E2BIG, 4, "line is 250 bytes long");
+
+        /* The last line, without a newline. */
+        free(content);
+        content = NULL;
+        ck_assert_int_ge(asprintf(&content, B "%s%s", key, pad), 0);
+        assert_load_error(content, -E2BIG, 3, "line is 199 bytes long");
+}
+END_TEST
+
+START_TEST(test_nul_byte) {
+        static const char nul_in_key[] = B "Work\0ers=2\nReady=notify\n";
+        static const char nul_at_end[] = B "Workers=2\0";
+        static const char nul_in_comment[] = B "; a\0b\n";
+
+        assert_load_error_data(nul_in_key, sizeof nul_in_key - 1, -EINVAL, 3, "line contains a NUL byte");
+        assert_load_error_data(nul_at_end, sizeof nul_at_end - 1, -EINVAL, 3, "line contains a NUL byte");
+        assert_load_error_data(nul_in_comment, sizeof nul_in_comment - 1, -EINVAL, 3, "line contains a NUL byte");
+}
+END_TEST
+
+START_TEST(test_socket_path_too_long) {
+        /* sun_path holds 107 bytes and a NUL; the longest worker's path is checked. */
+        _cleanup_free_ char *dir = NULL, *ok = NULL, *bad = NULL, *bad_workers = NULL, *error = NULL, *path = NULL,
+                            *expected = NULL, *pad = repeat('d', 98 - strlen("/run/"));
+        _cleanup_app_config_ AppConfig *c = NULL;
+        AppConfig *none = NULL;
+        int r;
+
+        ck_assert_int_ge(asprintf(&dir, "/run/%s", pad), 0);
+        ck_assert_uint_eq(strlen(dir), 98);
+
+        /* "DIR/x.9.sock" is 98 + 9 = 107 bytes: fits. */
+        ck_assert_int_ge(asprintf(&ok, B "Workers=10\n[Socket]\nDirectory=%s\nName=x.{worker}.sock\n", dir), 0);
+        c = load_ok(ok);
+        {
+                _cleanup_free_ char *p = app_config_socket_path(c, 9);
+                ck_assert_uint_eq(strlen(p), 107);
+        }
+
+        /* Worker 10 of 11 makes it 108. */
+        ck_assert_int_ge(asprintf(&bad_workers, B "Workers=11\n[Socket]\nDirectory=%s\nName=x.{worker}.sock\n", dir), 0);
+        path = test_write_file(tmpdir, "myapp.conf", bad_workers);
+        r = app_config_load(path, &none, &error);
+        ck_assert_int_eq(r, -ENAMETOOLONG);
+        ck_assert_ptr_null(none);
+        ck_assert_ptr_nonnull(error);
+        ck_assert_int_ge(asprintf(&expected, "socket path '%s/x.10.sock' is 108 bytes, the limit is 107", dir), 0);
+        ck_assert_str_contains(error, expected);
+        /* It names the line of Name= (6) or Directory= (5), whichever it blames. */
+        free(expected);
+        expected = NULL;
+        ck_assert_int_ge(asprintf(&expected, "'%s':", path), 0);
+        ck_assert_str_startswith(error, expected);
+        ck_assert_msg(strncmp(error + strlen(expected), "6: ", 3) == 0 || strncmp(error + strlen(expected), "5: ", 3) == 0,
+                      "wrong line in: %s", error);
+
+        /* One worker, a longer name. */
+        ck_assert_int_ge(asprintf(&bad, B "[Socket]\nDirectory=%s\nName=x.{worker}.sockX\n", dir), 0);
+        free(error);
+        error = NULL;
+        free(path);
+        path = test_write_file(tmpdir, "myapp.conf", bad);
+        ck_assert_int_eq(app_config_load(path, &none, &error), -ENAMETOOLONG);
+        ck_assert_ptr_null(none);
+        ck_assert_str_contains(error, "is 108 bytes, the limit is 107");
+}
+END_TEST
+
+START_TEST(test_bad_file_names) {
+        static const char *const names[] = {
+                "bad@name.conf", ".conf", "myapp.ini", "-myapp.conf", "my app.conf", "myapp.conf.bak", "myapp",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *path = test_write_file(tmpdir, names[i], "[App]\nExec=/bin/true\n");
+
+                assert_load_error_path(path, -EINVAL, 0, "file name must be APP.conf");
+        }
+}
+END_TEST
+
+START_TEST(test_nonexistent_file) {
+        _cleanup_free_ char *path = NULL;
+
+        ck_assert_int_ge(asprintf(&path, "%s/missing.conf", tmpdir), 0);
+        assert_load_error_path(path, -ENOENT, 0, "cannot open: No such file or directory");
+}
+END_TEST
+
+START_TEST(test_directory_instead_of_file) {
+        _cleanup_free_ char *path = NULL, *error = NULL, *prefix = NULL;
+        AppConfig *c = NULL;
+
+        ck_assert_int_ge(asprintf(&path, "%s/dir.conf", tmpdir), 0);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        ck_assert_int_lt(app_config_load(path, &c, &error), 0);
+        ck_assert_ptr_null(c);
+        ck_assert_int_ge(asprintf(&prefix, "'%s':", path), 0);
+        ck_assert_str_startswith(error, prefix);
+}
+END_TEST
+
+/* ---- names, paths, search ---- */
+
+static const struct {
+        const char *path;
+        const char *name; /* NULL: -EINVAL */
+} name_cases[] = {
+        { "/etc/sockd/myapp.conf", "myapp" },
+        { "myapp.conf", "myapp" },
+        { "relative/dir/my-app_2.v1:blue.conf", "my-app_2.v1:blue" },
+        { "/etc/sockd/a.conf", "a" },
+        { "/etc/sockd/a.conf.conf", "a.conf" },
+        { "/etc/sockd/.conf", NULL },
+        { "/etc/sockd/", NULL },
+        { "", NULL },
+        { "/etc/sockd/myapp", NULL },
+        { "/etc/sockd/myapp.ini", NULL },
+        { "/etc/sockd/bad@name.conf", NULL },
+        { "/etc/sockd/my app.conf", NULL },
+        { "/etc/sockd/-x.conf", NULL },
+        { "/etc/sockd/.x.conf", NULL },
+        { "/etc/sockd/x\\y.conf", NULL },
+        { "/etc/sockd/myapp.CONF", NULL },
+};
+
+START_TEST(test_app_name_from_path) {
+        for (size_t i = 0; i < ELEMENTSOF(name_cases); i++) {
+                char *name = (char *) "untouched";
+                int r = app_name_from_path(name_cases[i].path, &name);
+
+                if (name_cases[i].name) {
+                        ck_assert_msg(r == 0, "%s: %d", name_cases[i].path, r);
+                        ck_assert_str_eq(name, name_cases[i].name);
+                        free(name);
+                } else {
+                        ck_assert_msg(r == -EINVAL, "%s: %d", name_cases[i].path, r);
+                        ck_assert_str_eq(name, "untouched");
+                }
+        }
+}
+END_TEST
+
+START_TEST(test_socket_path) {
+        _cleanup_app_config_ AppConfig *c = load_ok(B "Workers=12\n[Socket]\nDirectory=/run/x\nName=w-{worker}-{worker}.sock\n");
+        _cleanup_app_config_ AppConfig *d = load_ok(B);
+        _cleanup_free_ char *p0 = app_config_socket_path(c, 0), *p11 = app_config_socket_path(c, 11),
+                            *q = app_config_socket_path(d, 0), *q7 = app_config_socket_path(d, 7);
+
+        ck_assert_str_eq(p0, "/run/x/w-0-0.sock");
+        ck_assert_str_eq(p11, "/run/x/w-11-11.sock");
+        ck_assert_str_eq(q, "/run/myapp/myapp.0.sock");
+        ck_assert_str_eq(q7, "/run/myapp/myapp.7.sock");
+}
+END_TEST
+
+static char *mkdir_in(const char *name) {
+        char *p;
+
+        ck_assert_int_ge(asprintf(&p, "%s/%s", tmpdir, name), 0);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+        return p;
+}
+
+static void touch(const char *dir, const char *name) {
+        free(test_write_file(dir, name, "[App]\nExec=/bin/true\n"));
+}
+
+START_TEST(test_enumerate_and_find) {
+        _cleanup_free_ char *d1 = mkdir_in("etc"), *d2 = mkdir_in("run"), *d3 = NULL, *p = NULL, *link = NULL,
+                            *target = NULL;
+        _cleanup_strv_free_ char **paths = NULL, **dirs = NULL, **empty = NULL;
+        char *found = (char *) "untouched";
+
+        ck_assert_int_ge(asprintf(&d3, "%s/missing", tmpdir), 0);
+        touch(d1, "zeta.conf");
+        touch(d1, "beta.conf");
+        touch(d1, "notes.txt");
+        touch(d1, ".hidden.conf");
+        touch(d1, "conf");
+        touch(d2, "beta.conf"); /* shadowed by d1's */
+        touch(d2, "alpha.conf");
+        touch(d2, "gamma.conf");
+        target = test_write_file(tmpdir, "elsewhere", "[App]\nExec=/bin/true\n");
+        ck_assert_int_ge(asprintf(&link, "%s/delta.conf", d2), 0);
+        ck_assert_int_eq(symlink(target, link), 0);
+
+        ck_assert_int_eq(strv_extend(&dirs, d3), 0); /* a missing directory is skipped */
+        ck_assert_int_eq(strv_extend(&dirs, d1), 0);
+        ck_assert_int_eq(strv_extend(&dirs, d2), 0);
+
+        ck_assert_int_eq(config_enumerate(dirs, &paths), 0);
+        ck_assert_uint_eq(strv_length(paths), 5);
+        {
+                _cleanup_free_ char *e0 = NULL, *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
+
+                ck_assert_int_ge(asprintf(&e0, "%s/alpha.conf", d2), 0);
+                ck_assert_int_ge(asprintf(&e1, "%s/beta.conf", d1), 0);
+                ck_assert_int_ge(asprintf(&e2, "%s/delta.conf", d2), 0);
+                ck_assert_int_ge(asprintf(&e3, "%s/gamma.conf", d2), 0);
+                ck_assert_int_ge(asprintf(&e4, "%s/zeta.conf", d1), 0);
+                ck_assert_str_eq(paths[0], e0);
+                ck_assert_str_eq(paths[1], e1);
+                ck_assert_str_eq(paths[2], e2);
+                ck_assert_str_eq(paths[3], e3);
+                ck_assert_str_eq(paths[4], e4);
+        }
+
+        ck_assert_int_eq(config_find(dirs, "beta", &found), 0);
+        ck_assert_int_ge(asprintf(&p, "%s/beta.conf", d1), 0);
+        ck_assert_str_eq(found, p);
+        free(found);
+        free(p);
+        ck_assert_int_eq(config_find(dirs, "gamma", &found), 0);
+        ck_assert_int_ge(asprintf(&p, "%s/gamma.conf", d2), 0);
+        ck_assert_str_eq(found, p);
+        free(found);
+
+        found = (char *) "untouched";
+        ck_assert_int_eq(config_find(dirs, "nope", &found), -ENOENT);
+        ck_assert_int_eq(config_find(dirs, "notes", &found), -ENOENT);
+        ck_assert_str_eq(found, "untouched");
+
+        /* No directory at all, or none that exists: nothing, no error. */
+        ck_assert_int_eq(config_enumerate(NULL, &empty), 0);
+        ck_assert_uint_eq(strv_length(empty), 0);
+        strv_free(dirs);
+        dirs = NULL;
+        ck_assert_int_eq(strv_extend(&dirs, d3), 0);
+        ck_assert_int_eq(config_enumerate(dirs, &empty), 0);
+        ck_assert_uint_eq(strv_length(empty), 0);
+        ck_assert_int_eq(config_find(dirs, "beta", &found), -ENOENT);
+}
+END_TEST
+
+static char *saved_config_path;
+static bool had_config_path;
+
+static void save_env(void) {
+        const char *e = getenv("SOCKD_CONFIG_PATH");
+
+        had_config_path = e != NULL;
+        saved_config_path = e ? strdup(e) : NULL;
+}
+
+static void restore_env(void) {
+        if (had_config_path)
+                setenv("SOCKD_CONFIG_PATH", saved_config_path, 1);
+        else
+                unsetenv("SOCKD_CONFIG_PATH");
+        free(saved_config_path);
+        saved_config_path = NULL;
+}
+
+START_TEST(test_search_path) {
+        _cleanup_strv_free_ char **l = NULL;
+
+        ck_assert_int_eq(unsetenv("SOCKD_CONFIG_PATH"), 0);
+        l = config_search_path();
+        ck_assert_uint_eq(strv_length(l), 3);
+        ck_assert_str_eq(l[0], "/etc/sockd");
+        ck_assert_str_eq(l[1], "/run/sockd");
+        ck_assert_str_eq(l[2], "/usr/lib/sockd");
+        l = strv_free(l);
+
+        ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", "/tmp/one:/tmp/two", 1), 0);
+        l = config_search_path();
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/tmp/one");
+        ck_assert_str_eq(l[1], "/tmp/two");
+        l = strv_free(l);
+
+        ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", "/only", 1), 0);
+        l = config_search_path();
+        ck_assert_uint_eq(strv_length(l), 1);
+        ck_assert_str_eq(l[0], "/only");
+        l = strv_free(l);
+
+        ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", ":/a::/b:", 1), 0);
+        l = config_search_path();
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/a");
+        ck_assert_str_eq(l[1], "/b");
+}
+END_TEST
+
+START_TEST(test_search_path_used_for_enumerate) {
+        _cleanup_free_ char *d1 = mkdir_in("one"), *d2 = mkdir_in("two"), *env = NULL, *e = NULL;
+        _cleanup_strv_free_ char **dirs = NULL, **paths = NULL;
+
+        touch(d2, "web.conf");
+        ck_assert_int_ge(asprintf(&env, "%s:%s", d1, d2), 0);
+        ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", env, 1), 0);
+        dirs = config_search_path();
+        ck_assert_int_eq(config_enumerate(dirs, &paths), 0);
+        ck_assert_uint_eq(strv_length(paths), 1);
+        ck_assert_int_ge(asprintf(&e, "%s/web.conf", d2), 0);
+        ck_assert_str_eq(paths[0], e);
+}
+END_TEST
+
+START_TEST(test_enum_strings) {
+        ck_assert_str_eq(ready_protocol_to_string(READY_NOTIFY), "notify");
+        ck_assert_str_eq(ready_protocol_to_string(READY_NODE_IPC), "node-ipc");
+        ck_assert_ptr_null(ready_protocol_to_string(_READY_PROTOCOL_MAX));
+        ck_assert_ptr_null(ready_protocol_to_string(_READY_PROTOCOL_INVALID));
+        ck_assert_int_eq(ready_protocol_from_string("notify"), READY_NOTIFY);
+        ck_assert_int_eq(ready_protocol_from_string("node-ipc"), READY_NODE_IPC);
+        ck_assert_int_eq(ready_protocol_from_string("node"), -EINVAL);
+        ck_assert_int_eq(ready_protocol_from_string(""), -EINVAL);
+
+        ck_assert_str_eq(suspend_mode_to_string(SUSPEND_HOLD), "hold");
+        ck_assert_str_eq(suspend_mode_to_string(SUSPEND_QUEUE), "queue");
+        ck_assert_ptr_null(suspend_mode_to_string(_SUSPEND_MODE_MAX));
+        ck_assert_ptr_null(suspend_mode_to_string(_SUSPEND_MODE_INVALID));
+        ck_assert_int_eq(suspend_mode_from_string("hold"), SUSPEND_HOLD);
+        ck_assert_int_eq(suspend_mode_from_string("queue"), SUSPEND_QUEUE);
+        ck_assert_int_eq(suspend_mode_from_string("Hold"), -EINVAL);
+
+        ck_assert_ptr_null(app_config_free(NULL));
+}
+END_TEST
+
+Suite *config_suite(void) {
+        Suite *s = suite_create("config");
+        TCase *tc;
+
+        tc = tcase_create("good");
+        tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
+        tcase_add_test(tc, test_minimal_defaults);
+        tcase_add_test(tc, test_full_file);
+        tcase_add_test(tc, test_socket_user_defaults_to_app_user);
+        tcase_add_test(tc, test_inline_comments);
+        tcase_add_test(tc, test_environment_repeatable_and_reset);
+        tcase_add_test(tc, test_environment_reset_to_empty);
+        tcase_add_test(tc, test_pass_environment);
+        tcase_add_test(tc, test_environment_file);
+        tcase_add_test(tc, test_name_without_worker_single);
+        tcase_add_test(tc, test_values_and_boundaries);
+        tcase_add_test(tc, test_timeouts_and_empty_sections);
+        tcase_add_test(tc, test_crlf_and_bom);
+        tcase_add_test(tc, test_longest_line_accepted);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("errors");
+        tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
+        tcase_add_loop_test(tc, test_load_error_cases, 0, (int) ELEMENTSOF(error_cases));
+        tcase_add_test(tc, test_line_too_long);
+        tcase_add_test(tc, test_nul_byte);
+        tcase_add_test(tc, test_socket_path_too_long);
+        tcase_add_test(tc, test_bad_file_names);
+        tcase_add_test(tc, test_nonexistent_file);
+        tcase_add_test(tc, test_directory_instead_of_file);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("paths");
+        tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
+        tcase_add_checked_fixture(tc, save_env, restore_env);
+        tcase_add_test(tc, test_app_name_from_path);
+        tcase_add_test(tc, test_socket_path);
+        tcase_add_test(tc, test_enumerate_and_find);
+        tcase_add_test(tc, test_search_path);
+        tcase_add_test(tc, test_search_path_used_for_enumerate);
+        tcase_add_test(tc, test_enum_strings);
+        suite_add_tcase(s, tc);
+
+        return s;
+}

@@ -1,0 +1,103 @@
+# shellcheck shell=bash
+# sockd-specific helpers for the integration tests, on top of lib.sh.
+
+# sockd_install BUILD_DIR SOURCE_DIR: installs the build into the container (prefix
+# as configured) and the test apps under /usr/local/share/sockd-test, where every user
+# can read them (a clone under /root would not be).
+sockd_install() {
+	local build=$1 src=$2 f
+	ct meson install -C "$build" --no-rebuild --quiet >/dev/null
+	for f in pyapp.py nodeapp.js mixed.lua; do
+		ct_write "/usr/local/share/sockd-test/$f" 0755 <"$src/tests/apps/$f"
+	done
+	ct systemctl daemon-reload
+}
+
+# sockd_nginx_conf: writes the test nginx config on the host and prints its path.
+# Upstream settings as README recommends: max_fails=0 (a swap must never mark a
+# worker down), keep-alive, and a keepalive_timeout shorter than the apps' own idle
+# timeout, so nginx is always the side that closes idle connections.
+sockd_nginx_conf() {
+	local conf=$CT_BASE/nginx.conf i
+	{
+		cat <<'EOF2'
+user www-data;
+worker_processes 2;
+error_log stderr warn;
+events { worker_connections 2048; }
+http {
+    access_log off;
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    upstream myapp {
+        server unix:/run/myapp/myapp.0.sock max_fails=0;
+        server unix:/run/myapp/myapp.1.sock max_fails=0;
+        server unix:/run/myapp/myapp.2.sock max_fails=0;
+        keepalive 32;
+        keepalive_timeout 5s;
+    }
+    upstream nodeapp {
+        server unix:/run/nodeapp/nodeapp.0.sock max_fails=0;
+        server unix:/run/nodeapp/nodeapp.1.sock max_fails=0;
+        keepalive 32;
+        keepalive_timeout 5s;
+    }
+EOF2
+		for i in 0 1 2; do
+			printf '    upstream myapp_w%d { server unix:/run/myapp/myapp.%d.sock max_fails=0; keepalive 16; keepalive_timeout 5s; }\n' "$i" "$i"
+		done
+		cat <<'EOF2'
+    server {
+        listen 127.0.0.1:8080;
+        location / { proxy_pass http://myapp; }
+        location /w0/ { proxy_pass http://myapp_w0; }
+        location /w1/ { proxy_pass http://myapp_w1; }
+        location /w2/ { proxy_pass http://myapp_w2; }
+        location /node/ { proxy_pass http://nodeapp; }
+    }
+}
+EOF2
+	} >"$conf"
+	echo "$conf"
+}
+
+# sockd_wait_generation GEN URL: the first response from URL that comes from
+# generation GEN (idle keep-alive connections to the old one may answer first).
+sockd_wait_generation() {
+	local gen=$1 url=$2 out i
+	for ((i = 0; i < 100; i++)); do
+		out=$(ct curl -sf "$url") || true
+		if [[ $out == *" generation=$gen "* ]]; then
+			echo "$out"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$out"
+	return 1
+}
+
+# sockd_wait_pid_change OLDPID URL: the first response not from OLDPID.
+sockd_wait_pid_change() {
+	local old=$1 url=$2 out i
+	for ((i = 0; i < 150; i++)); do
+		out=$(ct curl -sf "$url") || true
+		if [[ -n $out && $out != *" pid=$old" ]]; then
+			echo "$out"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "$out"
+	return 1
+}
+
+# sockd_assert_wrk_clean FILE DESC: wrk (with mixed.lua) saw requests and not one
+# error of any kind.
+sockd_assert_wrk_clean() {
+	local file=$1 desc=$2 line
+	line=$(ct grep '^sockd: ' "$file" || true)
+	echo "# $desc: $line"
+	assert_match "$line" '^sockd: requests=[1-9][0-9]* non2xx=0 connect=0 read=0 write=0 timeout=0 ' \
+		"$desc: no failed request, no socket error"
+}
