@@ -206,8 +206,45 @@ assert_match "$(ct journalctl -b -u myapp@7.service --no-pager -o cat | grep -F 
 	'Worker 7 does not exist: the app has 3 workers' "and the journal says why"
 ct systemctl stop myapp@7.socket 2>/dev/null || true
 
+# ---- no zombies under the shim ----
+shim_pid=$(ct systemctl show -P MainPID myapp@0.service)
+# shellcheck disable=SC2016 # expanded inside the container
+assert_eq "$(ct_sh 'ps -o stat= --ppid $1 | grep -c Z || true' "$shim_pid")" 0 "no zombie children under the shim"
+
+# ---- crash loop: back-off, and the socket is never given up (systemd#15633) ----
+ct touch /run/sockd-test/crashloop
+ct_write /etc/sockd/crashy.conf <<'EOF'
+[App]
+Exec=/usr/bin/python3 /usr/local/share/sockd-test/pyapp.py
+User=myapp
+Environment=PYAPP_FAIL_FLAG=/run/sockd-test/crashloop
+EOF
+ct systemctl daemon-reload
+ct systemctl start --no-block crashy@0.service
+restarts=0
+for ((i = 0; i < 60; i++)); do
+	restarts=$(ct systemctl show -P NRestarts crashy@0.service)
+	((restarts >= 6)) && break
+	sleep 0.5
+done
+if ((restarts >= 6)); then ok "the crashing worker was restarted $restarts times (more than StartLimitBurst=5)"; else fail "the crashing worker was restarted 6 times (saw $restarts)"; fi
+assert_eq "$(ct systemctl is-active crashy@0.socket)" active "the socket unit is still active during the crash loop"
+assert_eq "$(ct python3 -c "$probe" /run/crashy/crashy.0.sock)" "connected" "the socket still accepts connections into its backlog"
+ct_journal_sync
+assert_match "$(ct journalctl -b -u crashy@0.service --no-pager -o cat | grep -F 'in a row; waiting' | tail -n1)" \
+	'^The app failed [0-9]+ times in a row; waiting [0-9]+m?s before starting it again' "the shim backs off between crashes"
+ct rm -f /run/sockd-test/crashloop
+if ct_wait_active crashy@0.service 60; then ok "the worker recovers once the app is fixed"; else fail "the worker recovers once the app is fixed"; fi
+# fd hygiene, checked before any connection reaches this app: it inherits stdio and
+# its socket on fd 3, nothing of the shim's.
+app_pid=$(ct systemctl show -P StatusText crashy@0.service | sed -n 's/.*pid \([0-9]*\).*/\1/p')
+# shellcheck disable=SC2016 # expanded inside the container
+assert_eq "$(ct_sh 'cd /proc/$1/fd && ls | sort -n | tr "\n" " "' "$app_pid")" "0 1 2 3 " "the app's fds are 0 1 2 and the socket on 3"
+assert_match "$(ct readlink "/proc/$app_pid/fd/3")" '^socket:' "fd 3 is the socket"
+assert_match "$(ct curl -sf --unix-socket /run/crashy/crashy.0.sock http://localhost/)" '^app=crashy worker=0 ' "and serves on the same socket"
+
 # ---- stop is graceful ----
-ct systemctl stop myapp.target nodeapp.target myapp@0 myapp@1 myapp@2
+ct systemctl stop myapp.target nodeapp.target crashy.target myapp@0 myapp@1 myapp@2 crashy@0
 assert_eq "$(ct_sh "pgrep -f '[p]yapp.py' | wc -l")" 0 "stopping the workers leaves no app process"
 
 ct_finish
