@@ -469,9 +469,15 @@ static int config_set_defaults(AppConfig *c) {
         return 0;
 }
 
+/* The line where a key was set, 0 if it was not (then the error names no line). */
+static unsigned key_line(const ParseState *s, const char *section, const char *name) {
+        size_t idx;
+
+        return config_key_find(section, name, &idx) ? s->key_lines[idx] : 0;
+}
+
 static int config_finish(ParseState *s) {
         AppConfig *c = s->config;
-        size_t idx;
 
         if (!c->exec)
                 return parse_error(s, 0, -EINVAL, "[App] Exec= is required (the command that runs the app)");
@@ -480,12 +486,10 @@ static int config_finish(ParseState *s) {
                 return -ENOMEM;
         if (!c->socket_name && asprintf(&c->socket_name, "%s.{worker}.sock", c->name) < 0)
                 return -ENOMEM;
-        if (c->workers > 1 && !strstr(c->socket_name, "{worker}")) {
-                config_key_find("Socket", "Name", &idx);
-                return parse_error(s, s->key_lines[idx], -EINVAL,
+        if (c->workers > 1 && !strstr(c->socket_name, "{worker}"))
+                return parse_error(s, key_line(s, "Socket", "Name"), -EINVAL,
                                    "Name: '%s' must contain {worker} when Workers=%u, or all workers would share one socket",
                                    c->socket_name, c->workers);
-        }
         if (!c->socket_user && !(c->socket_user = strdup(c->user ?: "root")))
                 return -ENOMEM;
         if (!c->socket_group && !(c->socket_group = strdup("www-data")))
@@ -496,12 +500,10 @@ static int config_finish(ParseState *s) {
         _cleanup_free_ char *longest = app_config_socket_path(c, c->workers - 1);
         if (!longest)
                 return -ENOMEM;
-        if (strlen(longest) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
-                config_key_find("Socket", "Name", &idx);
-                return parse_error(s, s->key_lines[idx], -ENAMETOOLONG,
+        if (strlen(longest) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                return parse_error(s, key_line(s, "Socket", "Name") ?: key_line(s, "Socket", "Directory"), -ENAMETOOLONG,
                                    "socket path '%s' is %zu bytes, the limit is %zu",
                                    longest, strlen(longest), sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
-        }
         return 0;
 }
 

@@ -5,11 +5,23 @@
 # as configured) and the test apps under /usr/local/share/sockd-test, where every user
 # can read them (a clone under /root would not be).
 sockd_install() {
-	local build=$1 src=$2 f
+	local build src f
+	build=$(cd "$1" && pwd)
+	src=$(cd "$2" && pwd)
 	ct meson install -C "$build" --no-rebuild --quiet >/dev/null
-	for f in pyapp.py nodeapp.js mixed.lua; do
+	# A sanitizer build: leak checking needs ptrace, which the workers' seccomp filter
+	# forbids, so only the unit suites check leaks; everything else is reported to the
+	# journal, where sockd_assert_no_sanitizer_reports looks.
+	if [[ $(sockd_build_option "$build" b_sanitize) != none ]]; then
+		ct_write /etc/systemd/system/service.d/50-sockd-sanitizers.conf <<'EOF2'
+[Service]
+Environment=ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+EOF2
+	fi
+	for f in pyapp.py mixed.lua; do
 		ct_write "/usr/local/share/sockd-test/$f" 0755 <"$src/tests/apps/$f"
 	done
+	ct_write /usr/local/share/sockd-test/nodeapp.js 0644 <"$src/examples/node/server.js"
 	ct systemctl daemon-reload
 }
 
@@ -100,4 +112,19 @@ sockd_assert_wrk_clean() {
 	echo "# $desc: $line"
 	assert_match "$line" '^sockd: requests=[1-9][0-9]* non2xx=0 connect=0 read=0 write=0 timeout=0 ' \
 		"$desc: no failed request, no socket error"
+}
+
+# sockd_build_option BUILD_DIR NAME: a meson option's value in that build.
+sockd_build_option() {
+	meson introspect --buildoptions "$1" |
+		python3 -c 'import json, sys; print(next(str(o["value"]) for o in json.load(sys.stdin) if o["name"] == sys.argv[1]))' "$2"
+}
+
+# sockd_assert_no_sanitizer_reports: nothing in the container's journal came from
+# AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer.
+sockd_assert_no_sanitizer_reports() {
+	local reports
+	ct_journal_sync
+	reports=$(ct journalctl -b --no-pager -o cat | grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' | head -n 20 || true)
+	assert_eq "$reports" "" "no sanitizer report in the journal"
 }

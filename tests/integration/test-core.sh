@@ -247,4 +247,5 @@ assert_match "$(ct curl -sf --unix-socket /run/crashy/crashy.0.sock http://local
 ct systemctl stop myapp.target nodeapp.target crashy.target myapp@0 myapp@1 myapp@2 crashy@0
 assert_eq "$(ct_sh "pgrep -f '[p]yapp.py' | wc -l")" 0 "stopping the workers leaves no app process"
 
+sockd_assert_no_sanitizer_reports
 ct_finish

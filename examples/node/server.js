@@ -26,19 +26,19 @@ server.headersTimeout = 125 * 1000;
 
 server.listen({ fd: 3 }, () => {
   process.send('online');
-  console.log(`nodeapp: ${ident} online`);
+  console.log(`server.js: ${ident} online`);
 });
 
 process.on('message', (msg) => {
   if (msg !== 'shutdown' || draining)
     return;
   draining = true;
-  console.log(`nodeapp: ${ident} draining`);
+  console.log(`server.js: ${ident} draining`);
   // server.close() would also close idle keep-alive connections (Node >= 19), which
   // races nginx reusing them; leave those for nginx to close.
   server.closeIdleConnections = () => {};
   server.close(() => {
-    console.log(`nodeapp: ${ident} drained, exiting`);
+    console.log(`server.js: ${ident} drained, exiting`);
     process.exit(0);
   });
   // The IPC channel must not keep us alive once the connections are gone.

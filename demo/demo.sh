@@ -1,0 +1,102 @@
+#!/bin/bash
+# The sockd demo: builds sockd, boots a throwaway systemd in a container (the host is
+# not touched), serves the example Node app with 3 workers behind nginx over systemd-
+# owned UNIX sockets, shows `systemctl status`, then reloads every worker while wrk
+# sends GETs and POSTs through nginx, and prints the request counts and errors.
+#
+# Usage: sudo bash demo/demo.sh   (root: it mounts an overlay and runs systemd-nspawn)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$(pwd)
+
+if [[ $(id -u) != 0 ]]; then
+	echo "demo: run as root (it boots systemd in a container): sudo bash demo/demo.sh" >&2
+	exit 2
+fi
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "Installing build dependencies (apt-get, only what is missing)"
+bash scripts/install-deps.sh
+
+say "Building sockd"
+[[ -d build-demo ]] || meson setup build-demo --buildtype=release >/dev/null
+ninja -C build-demo
+
+# shellcheck source=tests/integration/lib.sh
+. tests/integration/lib.sh
+# shellcheck source=tests/integration/sockd-lib.sh
+. tests/integration/sockd-lib.sh
+
+say "Booting a throwaway systemd $(systemctl --version | head -n1 | cut -d' ' -f2) in a container"
+ct_boot
+sockd_install build-demo "$src"
+ct_write /usr/local/share/sockd/examples/node/server.js 0644 <examples/node/server.js
+
+say "Writing /etc/sockd/hello.conf and starting hello.target"
+ct_write /etc/sockd/hello.conf <examples/node/hello.conf
+ct cat /etc/sockd/hello.conf
+ct systemctl daemon-reload
+ct systemctl start hello.target
+ct ls -l /run/hello/
+
+say "nginx in front: upstream of the three sockets"
+conf=$CT_BASE/demo-nginx.conf
+cat >"$conf" <<'EOF'
+user www-data;
+worker_processes 2;
+error_log stderr warn;
+events { worker_connections 2048; }
+http {
+    access_log off;
+    upstream hello {
+        server unix:/run/hello/hello.0.sock max_fails=0;
+        server unix:/run/hello/hello.1.sock max_fails=0;
+        server unix:/run/hello/hello.2.sock max_fails=0;
+        keepalive 32;
+        keepalive_timeout 5s;
+    }
+    server {
+        listen 127.0.0.1:8080;
+        location / {
+            proxy_pass http://hello;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+ct_nginx_start "$conf"
+for _ in 1 2 3; do ct curl -s http://127.0.0.1:8080/; done
+
+say "systemctl status hello@1"
+ct systemctl status --no-pager --lines=5 hello@1.service || true
+
+say "Reloading all three workers while wrk sends GET and POST through nginx (12 s)"
+ct_sh 'wrk -t2 -c32 -d12s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/ >/run/demo-wrk.txt 2>&1 &'
+sleep 3
+for i in 0 1 2; do
+	start=$(date +%s.%N)
+	ct systemctl reload "hello@$i"
+	printf 'systemctl reload hello@%d: done in %.2f s, %s\n' "$i" "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
+		"$(ct systemctl show -P StatusText "hello@$i.service")"
+done
+ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
+
+say "wrk through nginx during the reloads"
+ct cat /run/demo-wrk.txt
+summary=$(ct grep '^sockd: ' /run/demo-wrk.txt)
+read -r requests non2xx errors < <(sed -E 's/.*requests=([0-9]+) non2xx=([0-9]+) connect=([0-9]+) read=([0-9]+) write=([0-9]+) timeout=([0-9]+).*/\1 \2 \3+\4+\5+\6/' <<<"$summary" | awk '{ split($3, e, "+"); print $1, $2, e[1]+e[2]+e[3]+e[4] }')
+printf '\nrequests: %s   non-2xx responses: %s   socket errors: %s\n' "$requests" "$non2xx" "$errors"
+
+say "Every worker now serves generation 2"
+for i in 0 1 2; do ct systemctl show -P StatusText "hello@$i.service"; done
+
+say "Powering the container off"
+ct_shutdown
+if [[ $non2xx == 0 && $errors == 0 ]]; then
+	echo "demo: zero failed requests across three reloads."
+else
+	echo "demo: $non2xx non-2xx responses and $errors socket errors." >&2
+	exit 1
+fi

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Installs what building, testing and the demo need on a fresh Debian 12 machine.
+set -euo pipefail
+
+packages=(
+        # build
+        build-essential meson ninja-build pkg-config python3
+        libsystemd-dev libinih-dev check
+        # a real systemd in a container, for the integration suite and the demo
+        systemd systemd-container util-linux dbus
+        # what runs in front of and beside the apps
+        nginx-light wrk curl procps
+)
+# Node is the runtime of the node-ipc test app; keep a Node that is already there.
+command -v node >/dev/null || packages+=(nodejs)
+
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+        echo "Installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
