@@ -22,6 +22,8 @@ EOF2
 		ct_write "/usr/local/share/sockd-test/$f" 0755 <"$src/tests/apps/$f"
 	done
 	ct_write /usr/local/share/sockd-test/nodeapp.js 0644 <"$src/examples/node/server.js"
+	# What a package's postinst does: the runtime dirs exist right away, no reboot.
+	ct systemd-tmpfiles --create sockd.conf
 	ct systemctl daemon-reload
 }
 

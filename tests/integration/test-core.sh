@@ -76,6 +76,8 @@ assert_match "$dry" "broken.conf':3: Workers:" "--dry-run names file, line and k
 dry=$(ct /lib/systemd/system-generators/sockd-generator --dry-run myapp 2>&1)
 assert_match "$dry" 'ListenStream=/run/myapp/myapp.%i.sock' "--dry-run prints the socket unit"
 
+assert_eq "$(ct stat -c '%U %G %a' /run/sockd)" "root root 755" "tmpfiles.d/sockd.conf made /run/sockd at install"
+
 # ---- systemd-analyze verify on instantiated copies ----
 ct_sh 'set -e; d=/run/sockd-test/verify; mkdir -p $d
 for a in myapp nodeapp; do
@@ -108,6 +110,7 @@ assert_eq "$(ct runuser -u www-data -- python3 -c "$probe" /run/myapp/myapp.0.so
 assert_match "$(ct systemctl show -P StatusText myapp@1.service)" '^serving: generation 1, pid [0-9]+' \
 	"systemctl status shows generation, pid and state"
 assert_match "$(ct systemctl show -P User myapp@1.service)" '^myapp$' "the app runs as the configured user"
+assert_eq "$(ct systemctl show -P Slice myapp@1.service)" sockd.slice "workers run in sockd.slice"
 
 # ---- through nginx, to the right worker ----
 ct_nginx_start "$(sockd_nginx_conf)"
