@@ -43,6 +43,9 @@ static AppConfig *load_ok(const char *content) {
         return load_ok_named("myapp.conf", content);
 }
 
+/* What the error assertions below are about, for their messages. */
+static const char *current_case = "";
+
 /* Loads @path expecting @code, and checks the message is "'PATH':LINE: @message..."
  * (or "'PATH': @message..." when @line is 0) and that *ret was not touched. */
 static void assert_load_error_path(const char *path, int code, unsigned line, const char *message) {
@@ -51,16 +54,17 @@ static void assert_load_error_path(const char *path, int code, unsigned line, co
         int r;
 
         r = app_config_load(path, &c, &error);
-        ck_assert_msg(r == code, "expected %d (%s), got %d (%s), message: %s", code, strerror(-code), r,
-                      r < 0 ? strerror(-r) : "success", error ?: "(none)");
+        ck_assert_msg(r == code, "%s: expected %d (%s), got %d (%s), message: %s", current_case, code, strerror(-code),
+                      r, r < 0 ? strerror(-r) : "success", error ?: "(none)");
         ck_assert_ptr_eq(c, &sentinel);
-        ck_assert_ptr_nonnull(error);
-        ck_assert_ptr_null(strchr(error, '\n'));
+        ck_assert_msg(error, "%s: no message", current_case);
+        ck_assert_msg(!strchr(error, '\n'), "%s: message of several lines: %s", current_case, error);
         if (line > 0)
                 ck_assert_int_ge(asprintf(&expected, "'%s':%u: %s", path, line, message), 0);
         else
                 ck_assert_int_ge(asprintf(&expected, "'%s': %s", path, message), 0);
-        ck_assert_str_startswith(error, expected);
+        ck_assert_msg(strncmp(error, expected, strlen(expected)) == 0, "%s: message\n  '%s'\ndoes not start with\n  '%s'",
+                      current_case, error, expected);
 
         /* Without ret_error the error code is the same and nothing leaks. */
         ck_assert_int_eq(app_config_load(path, &c, NULL), code);
@@ -144,9 +148,9 @@ START_TEST(test_full_file) {
                                   "Backlog=128\n",
                                   user, group, env, test_root_user(), test_root_group()),
                          0);
-        c = load_ok_named("full-app_1.2:x.conf", content);
+        c = load_ok_named("full-app_1.2.conf", content);
 
-        ck_assert_str_eq(c->name, "full-app_1.2:x");
+        ck_assert_str_eq(c->name, "full-app_1.2");
         ck_assert_str_eq(c->exec, "/usr/bin/node /srv/myapp/server.js --port={worker}");
         ck_assert_str_eq(c->working_directory, "/srv/myapp");
         ck_assert_str_eq(c->user, user);
@@ -200,14 +204,14 @@ START_TEST(test_inline_comments) {
                 "  ; an indented comment is not a continuation\n"
                 "\n"
                 "[Socket]\n"
-                "Mode=0640 ; group may not connect, owner may\n");
+                "Mode=0620 ; connecting needs write permission only\n");
 
         ck_assert_str_eq(c->exec, "/usr/bin/node /srv/myapp/server.js");
         ck_assert_uint_eq(c->workers, 3);
         ck_assert_int_eq(c->ready, READY_NODE_IPC);
         ck_assert_uint_eq(strv_length(c->environment), 1);
         ck_assert_str_eq(c->environment[0], "A=x;y");
-        ck_assert_uint_eq(c->socket_mode, 0640);
+        ck_assert_uint_eq(c->socket_mode, 0620);
 }
 END_TEST
 
@@ -303,7 +307,7 @@ START_TEST(test_name_without_worker_single) {
 END_TEST
 
 START_TEST(test_values_and_boundaries) {
-        _cleanup_app_config_ AppConfig *c = NULL, *d = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
 
         c = load_ok("[Socket]\n" /* sections in any order, [Socket] before [App] */
                     "Mode=600\n"
@@ -324,9 +328,6 @@ START_TEST(test_values_and_boundaries) {
         ck_assert_uint_eq(c->ready_timeout, USEC_PER_MSEC);
         ck_assert_uint_eq(c->stop_timeout, 24 * 3600 * USEC_PER_SEC);
 
-        d = load_ok("[App]\nExec=/bin/true\nReadyTimeoutSec=45\nStopTimeoutSec=2min\n[Socket]\nBacklog=1\n[Socket]\n"
-                    + 0 /* keep the literal on one line */);
-        (void) d;
 }
 END_TEST
 
@@ -454,8 +455,21 @@ static const struct error_case {
         { "Mode empty", B "[Socket]\nMode=\n", -EINVAL, 4, "Mode: must be an octal mode like 0660, got ''" },
         { "Mode=0666", B "[Socket]\nMode=0666\n", -EPERM, 4, "Mode: 0666 lets every user on the host connect" },
         { "Mode=0662", B "[Socket]\nMode=0662\n", -EPERM, 4, "Mode: 0662 lets every user on the host connect" },
+        { "Mode=0664", B "[Socket]\nMode=0664\n", -EPERM, 4, "Mode: 0664 lets every user on the host connect" },
+        { "Mode=0661", B "[Socket]\nMode=0661\n", -EPERM, 4, "Mode: 0661 lets every user on the host connect" },
         { "Mode=0060", B "[Socket]\nMode=0060\n", -EINVAL, 4, "Mode: 0060 does not let the socket's owner connect" },
         { "Mode=0460", B "[Socket]\nMode=0460\n", -EINVAL, 4, "Mode: 0460 does not let the socket's owner connect" },
+        { "Mode=0640: group cannot connect", B "[Socket]\nMode=0640\n", -EINVAL, 4,
+          "Mode: 0640 lets the group read but not connect (connecting needs write permission), use 0660" },
+        { "Directory=/", B "[Socket]\nDirectory=/\n", -EINVAL, 4, "Directory: '/' is a shared system directory" },
+        { "Directory=/run", B "[Socket]\nDirectory=/run\n", -EINVAL, 4, "Directory: '/run' is a shared system directory" },
+        { "Directory=/var/lib", B "[Socket]\nDirectory=/var/lib\n", -EINVAL, 4, "Directory: '/var/lib' is a shared" },
+        { "Directory=/run/systemd", B "[Socket]\nDirectory=/run/systemd/\n", -EINVAL, 4, "Directory: must be an absolute" },
+        { "Directory=/run/systemd", B "[Socket]\nDirectory=/run/systemd\n", -EINVAL, 4, "Directory: '/run/systemd' is a shared" },
+        { "syntax error comes first", "[App]\nExec=/bin/true\njunk\nWorkers=0\n", -EINVAL, 3,
+          "syntax error, expected 'Key=value', '[Section]' or a comment" },
+        { "BOM does not hide a duplicate section", "\xEF\xBB\xBF[App]\nExec=/bin/true\n[App]\n", -EINVAL, 3,
+          "duplicate section [App]" },
         { "Backlog=0", B "[Socket]\nBacklog=0\n", -ERANGE, 4, "Backlog: must be a number from 1 to 65535, got '0'" },
         { "Backlog=65536", B "[Socket]\nBacklog=65536\n", -ERANGE, 4, "Backlog: must be a number from 1 to 65535, got '65536'" },
         { "unknown User", B "User=sockd-no-such-user\n", -ESRCH, 3, "User: unknown user 'sockd-no-such-user'" },
@@ -481,6 +495,9 @@ static const struct error_case {
           "EnvironmentFile: must be an absolute, normalized path, got '-etc/env'" },
         { "PassEnvironment bad name", B "PassEnvironment=HOME 1BAD\n", -EINVAL, 3,
           "PassEnvironment: '1BAD' is not a valid environment variable name" },
+        /* Line 2 is a key (nothing to continue yet); inih appends line 3 to it. */
+        { "indented key after a header is a key", "[App]\n  Exec=/bin/true\n  Workers=0\n", -EINVAL, 3,
+          "Exec: indented continuation lines are not supported" },
         { "continuation line", B "  --verbose\n", -EINVAL, 3,
           "Exec: indented continuation lines are not supported, put the value on one line" },
         { "continuation line after a key", B "Workers=2\n\t3\n", -EINVAL, 4, "Workers: indented continuation lines are not supported" },
@@ -493,7 +510,7 @@ static const struct error_case {
 START_TEST(test_load_error_cases) {
         const struct error_case *t = &error_cases[_i];
 
-        fprintf(stderr, "case %d: %s\n", _i, t->what);
+        current_case = t->what;
         assert_load_error(t->content, t->code, t->line, t->msg);
 }
 END_TEST
@@ -582,6 +599,36 @@ START_TEST(test_socket_path_too_long) {
         ck_assert_int_eq(app_config_load(path, &none, &error), -ENAMETOOLONG);
         ck_assert_ptr_null(none);
         ck_assert_str_contains(error, "is 108 bytes, the limit is 107");
+
+        /* Without Name=, the Directory= line is to blame. */
+        free(bad);
+        ck_assert_int_ge(asprintf(&bad, B "Workers=2\n[Socket]\nDirectory=%s/aaaaaaaaaaaaaaaaaaaa\n", dir), 0);
+        free(error);
+        error = NULL;
+        free(path);
+        path = test_write_file(tmpdir, "myapp.conf", bad);
+        ck_assert_int_eq(app_config_load(path, &none, &error), -ENAMETOOLONG);
+        free(expected);
+        ck_assert_int_ge(asprintf(&expected, "'%s':5: ", path), 0);
+        ck_assert_str_startswith(error, expected);
+        ck_assert_str_contains(error, "/myapp.1.sock' is 132 bytes, the limit is 107");
+}
+END_TEST
+
+START_TEST(test_socket_path_defaults_fit) {
+        /* The longest app name with the most workers still fits sun_path by default;
+         * one character more is not an app name. */
+        _cleanup_free_ char *name = repeat('a', 31), *file = NULL, *longer = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+        _cleanup_free_ char *error = NULL;
+
+        ck_assert_int_ge(asprintf(&file, "%s.conf", name), 0);
+        _cleanup_free_ char *path = test_write_file(tmpdir, file, "[App]\nExec=/bin/true\nWorkers=1024\n");
+        ck_assert_int_eq(app_config_load(path, &c, &error), 0);
+
+        ck_assert_int_ge(asprintf(&longer, "a%s", file), 0);
+        _cleanup_free_ char *path2 = test_write_file(tmpdir, longer, B);
+        assert_load_error_path(path2, -EINVAL, 0, "file name must be APP.conf");
 }
 END_TEST
 
@@ -627,7 +674,7 @@ static const struct {
 } name_cases[] = {
         { "/etc/sockd/myapp.conf", "myapp" },
         { "myapp.conf", "myapp" },
-        { "relative/dir/my-app_2.v1:blue.conf", "my-app_2.v1:blue" },
+        { "relative/dir/my-app_2.v1.conf", "my-app_2.v1" },
         { "/etc/sockd/a.conf", "a" },
         { "/etc/sockd/a.conf.conf", "a.conf" },
         { "/etc/sockd/.conf", NULL },
@@ -700,6 +747,9 @@ START_TEST(test_enumerate_and_find) {
         touch(d2, "beta.conf"); /* shadowed by d1's */
         touch(d2, "alpha.conf");
         touch(d2, "gamma.conf");
+        /* sorted by app name: "a" before "a-b" and "a.b" */
+        touch(d2, "a-b.conf");
+        touch(d1, "a.conf");
         target = test_write_file(tmpdir, "elsewhere", "[App]\nExec=/bin/true\n");
         ck_assert_int_ge(asprintf(&link, "%s/delta.conf", d2), 0);
         ck_assert_int_eq(symlink(target, link), 0);
@@ -709,7 +759,15 @@ START_TEST(test_enumerate_and_find) {
         ck_assert_int_eq(strv_extend(&dirs, d2), 0);
 
         ck_assert_int_eq(config_enumerate(dirs, &paths), 0);
-        ck_assert_uint_eq(strv_length(paths), 5);
+        ck_assert_uint_eq(strv_length(paths), 7);
+        {
+                _cleanup_free_ char *a = NULL, *ab = NULL;
+
+                ck_assert_int_ge(asprintf(&a, "%s/a.conf", d1), 0);
+                ck_assert_int_ge(asprintf(&ab, "%s/a-b.conf", d2), 0);
+                ck_assert_str_eq(paths[0], a);
+                ck_assert_str_eq(paths[1], ab);
+        }
         {
                 _cleanup_free_ char *e0 = NULL, *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL;
 
@@ -718,11 +776,11 @@ START_TEST(test_enumerate_and_find) {
                 ck_assert_int_ge(asprintf(&e2, "%s/delta.conf", d2), 0);
                 ck_assert_int_ge(asprintf(&e3, "%s/gamma.conf", d2), 0);
                 ck_assert_int_ge(asprintf(&e4, "%s/zeta.conf", d1), 0);
-                ck_assert_str_eq(paths[0], e0);
-                ck_assert_str_eq(paths[1], e1);
-                ck_assert_str_eq(paths[2], e2);
-                ck_assert_str_eq(paths[3], e3);
-                ck_assert_str_eq(paths[4], e4);
+                ck_assert_str_eq(paths[2], e0);
+                ck_assert_str_eq(paths[3], e1);
+                ck_assert_str_eq(paths[4], e2);
+                ck_assert_str_eq(paths[5], e3);
+                ck_assert_str_eq(paths[6], e4);
         }
 
         ck_assert_int_eq(config_find(dirs, "beta", &found), 0);
@@ -867,6 +925,7 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_line_too_long);
         tcase_add_test(tc, test_nul_byte);
         tcase_add_test(tc, test_socket_path_too_long);
+        tcase_add_test(tc, test_socket_path_defaults_fit);
         tcase_add_test(tc, test_bad_file_names);
         tcase_add_test(tc, test_nonexistent_file);
         tcase_add_test(tc, test_directory_instead_of_file);

@@ -3,7 +3,10 @@
  * -DTEST_SUITE=<module>_suite, so a failure names its module. CK_FORK (default: fork
  * per test), CK_RUN_CASE, CK_RUN_SUITE, CK_VERBOSITY work as documented by Check. */
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "test-util.h"
@@ -13,6 +16,8 @@
 #endif
 
 int main(void) {
+        const char *tmp = getenv("TMPDIR");
+        char base[4096];
         SRunner *sr;
         int failed;
 
@@ -21,9 +26,20 @@ int main(void) {
         /* The config search path must come from the tests, never from the caller. */
         unsetenv("SOCKD_CONFIG_PATH");
 
+        /* The tests' temporary directories go below one that is removed at the end,
+         * also when a failed test skipped its teardown. */
+        snprintf(base, sizeof base, "%s/sockd-check.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(base)) {
+                fprintf(stderr, "mkdtemp(%s): %s\n", base, strerror(errno));
+                return EXIT_FAILURE;
+        }
+        test_tmpdir_base = base;
+
         sr = srunner_create(TEST_SUITE());
         srunner_run_all(sr, CK_ENV);
         failed = srunner_ntests_failed(sr);
         srunner_free(sr);
+
+        test_rm_rf(base);
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -12,8 +12,10 @@
 #include "parse-util.h"
 #include "test-util.h"
 
+char *test_tmpdir_base;
+
 char *test_tmpdir_new(void) {
-        const char *base = getenv("TMPDIR");
+        const char *base = test_tmpdir_base ?: getenv("TMPDIR");
         char *t;
 
         ck_assert_int_ge(asprintf(&t, "%s/sockd-test.XXXXXX", base && *base ? base : "/tmp"), 0);

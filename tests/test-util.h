@@ -12,7 +12,12 @@ Suite *unit_render_suite(void);
 Suite *notify_suite(void);
 Suite *generation_suite(void);
 
-/* A fresh directory under $TMPDIR (or /tmp); fails the test if it cannot be made. */
+/* Where test_tmpdir_new() makes its directories: set by test-main.c before the tests
+ * run and removed, with everything in it, after them, so that a test that fails in its
+ * fork (and skips its teardown) leaves nothing behind. NULL: $TMPDIR or /tmp. */
+extern char *test_tmpdir_base;
+
+/* A fresh directory; fails the test if it cannot be made. */
 char *test_tmpdir_new(void);
 /* Removes @path and everything below it; NULL is fine. */
 void test_rm_rf(const char *path);

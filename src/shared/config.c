@@ -99,6 +99,7 @@ typedef struct ParseState {
         AppConfig *config;
         unsigned line;          /* the line inih is working on */
         bool continuation;      /* that line is indented: inih would append it to the last key */
+        unsigned keys_in_section; /* inih only continues a key of the current section */
         char *error;            /* the first error, already formatted */
         int error_code;
         char **sections_seen;
@@ -189,11 +190,36 @@ static int parse_abs_path(ParseState *s, const ConfigKey *key, const char *value
         return parse_string(s, key, value, data);
 }
 
+/* tmpfiles sets owner and mode of the socket directory, so it must belong to the app:
+ * never "/" or a directory the system shares. */
+static bool directory_is_shared(const char *path) {
+        static const char *const shared[] = {
+                "/run/user", "/run/systemd", "/run/sockd", "/run/lock", "/var/run", "/var/lib",
+                "/var/tmp", "/var/log", "/var/cache", "/usr/lib", "/usr/local", "/usr/share",
+                "/dev/shm",
+        };
+        unsigned depth = 0;
+
+        for (const char *p = path; *p; p++)
+                if (*p == '/' && p[1])
+                        depth++;
+        if (depth < 2)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(shared); i++)
+                if (streq(path, shared[i]))
+                        return true;
+        return false;
+}
+
 static int parse_socket_directory(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         if (value && value[0] == '-')
                 return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
         if (value && value[strcspn(value, " \t\"'%$")])
                 return key_error(s, key, -EINVAL, "must not contain spaces, quotes, '%%' or '$', got '%s'", value);
+        if (path_is_normalized_absolute(value) && directory_is_shared(value))
+                return key_error(s, key, -EINVAL,
+                                 "'%s' is a shared system directory; sockd sets the owner and mode of the socket "
+                                 "directory, so give the app one of its own (e.g. /run/APP)", value);
         return parse_abs_path(s, key, value, data);
 }
 
@@ -317,6 +343,10 @@ static int parse_mode_key(ParseState *s, const ConfigKey *key, const char *value
                                  (unsigned) m);
         if ((m & 0200) == 0)
                 return key_error(s, key, -EINVAL, "%04o does not let the socket's owner connect", (unsigned) m);
+        if ((m & 0070) && !(m & 0020))
+                return key_error(s, key, -EINVAL,
+                                 "%04o lets the group read but not connect (connecting needs write permission), use %04o",
+                                 (unsigned) m, (unsigned) (m | 0020));
         *(mode_t *) data = m;
         return 0;
 }
@@ -366,6 +396,7 @@ static int config_handler(void *userdata, const char *section, const char *name,
         if (s->error)
                 return 0;
 
+        s->keys_in_section++;
         if (s->continuation)
                 return parse_error(s, s->line, -EINVAL,
                                    "%s: indented continuation lines are not supported, put the value on one line", name), 0;
@@ -436,8 +467,16 @@ static char *config_reader(char *str, int num, void *userdata) {
         str[n] = '\n';
         str[n + 1] = 0;
 
-        l = strip(s->line_buffer);
-        s->continuation = l != s->line_buffer && !strchr(";#", l[0]) && l[0] != 0;
+        l = s->line_buffer;
+        if (s->line == 1 && strncmp(l, "\xEF\xBB\xBF", 3) == 0)
+                l += 3; /* a UTF-8 byte order mark, which inih skips too */
+        l = strip(l);
+        s->continuation = s->keys_in_section > 0 && (s->line_buffer[0] == ' ' || s->line_buffer[0] == '\t') &&
+                          l[0] != 0 && l[0] != ';' && l[0] != '#';
+        /* inih reports lines it cannot parse only at the end; find them here, so that the
+         * first error in the file is the one reported. */
+        if (!s->continuation && l[0] != 0 && l[0] != ';' && l[0] != '#' && l[0] != '[' && !strpbrk(l, "=:"))
+                parse_error(s, s->line, -EINVAL, "syntax error, expected 'Key=value', '[Section]' or a comment");
         if (l[0] == '[') {
                 char *end = strchr(l, ']');
                 bool known = false;
@@ -448,6 +487,7 @@ static char *config_reader(char *str, int num, void *userdata) {
                 l++;
                 for (size_t i = 0; i < ELEMENTSOF(config_sections); i++)
                         known = known || streq(l, config_sections[i]);
+                s->keys_in_section = 0;
                 if (!known)
                         parse_error(s, s->line, -EINVAL, "unknown section [%s]; known are [App] and [Socket]", l);
                 else if (strv_contains(s->sections_seen, l))
@@ -500,10 +540,14 @@ static int config_finish(ParseState *s) {
         _cleanup_free_ char *longest = app_config_socket_path(c, c->workers - 1);
         if (!longest)
                 return -ENOMEM;
-        if (strlen(longest) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
-                return parse_error(s, key_line(s, "Socket", "Name") ?: key_line(s, "Socket", "Directory"), -ENAMETOOLONG,
-                                   "socket path '%s' is %zu bytes, the limit is %zu",
+        if (strlen(longest) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
+                bool name_set = key_line(s, "Socket", "Name") > 0;
+
+                return parse_error(s, name_set ? key_line(s, "Socket", "Name") : key_line(s, "Socket", "Directory"),
+                                   -ENAMETOOLONG, "%s: socket path '%s' is %zu bytes, the limit is %zu",
+                                   name_set ? "Name" : "Directory",
                                    longest, strlen(longest), sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+        }
         return 0;
 }
 
@@ -531,7 +575,7 @@ int app_config_load(const char *path, AppConfig **ret, char **ret_error) {
                 return r;
         if (r < 0) {
                 parse_error(&s, 0, r,
-                            "file name must be APP.conf with APP made of letters, digits, ':', '-', '_' and '.'");
+                            "file name must be APP.conf, APP up to 31 letters, digits, '-', '_' and '.', starting with a letter");
                 goto fail;
         }
 
@@ -605,9 +649,13 @@ char **config_search_path(void) {
         return l;
 }
 
+/* By app name: "a" before "a-b", which a comparison of "a.conf" and "a-b.conf" gets wrong. */
 static int path_compare_by_name(const void *a, const void *b) {
-        const char *x = strrchr(*(char *const *) a, '/'), *y = strrchr(*(char *const *) b, '/');
-        return strcmp(x, y);
+        const char *x = strrchr(*(char *const *) a, '/') + 1, *y = strrchr(*(char *const *) b, '/') + 1;
+        size_t xl = strlen(x) - strlen(SOCKD_CONFIG_SUFFIX), yl = strlen(y) - strlen(SOCKD_CONFIG_SUFFIX);
+        int r = strncmp(x, y, xl < yl ? xl : yl);
+
+        return r != 0 ? r : (xl > yl) - (xl < yl);
 }
 
 int config_enumerate(char *const *dirs, char ***ret_paths) {

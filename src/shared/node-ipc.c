@@ -141,9 +141,10 @@ int node_ipc_reader_next(NodeIpcReader *r, char **ret_string) {
 
         p = r->buf;
         e = nl;
-        while (p < e && strchr(" \t\r", *p))
+        /* Not strchr(): it would match the NUL terminator and take NUL for blank. */
+        while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
                 p++;
-        while (e > p && strchr(" \t\r", e[-1]))
+        while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
                 e--;
 
         *ret_string = NULL;

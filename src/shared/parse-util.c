@@ -178,12 +178,13 @@ char *escape_specifiers(const char *s) {
 }
 
 bool unit_prefix_is_valid(const char *s) {
-        /* What systemd accepts before the '@' of a template instance, minus the escaping
-         * characters that would make the name differ from the file name. */
-        if (isempty(s) || strlen(s) > 200 || s[0] == '.' || s[0] == '-')
+        /* What systemd accepts before the '@' of a template instance, minus ':' (not
+         * allowed in FileDescriptorName=) and the characters that would need escaping. The
+         * name also becomes a DynamicUser= name, hence the length. */
+        if (isempty(s) || strlen(s) > 31 || s[0] == '.' || s[0] == '-' || isdigit((unsigned char) s[0]))
                 return false;
         for (const char *p = s; *p; p++)
-                if (!isalnum((unsigned char) *p) && !strchr(":-_.", *p))
+                if (!isalnum((unsigned char) *p) && !strchr("-_.", *p))
                         return false;
         return true;
 }
@@ -217,7 +218,7 @@ bool path_is_absolute(const char *s) {
 }
 
 bool path_is_normalized_absolute(const char *s) {
-        if (!path_is_absolute(s) || strstr(s, "//"))
+        if (!path_is_absolute(s) || strstr(s, "//") || (s[1] && s[strlen(s) - 1] == '/'))
                 return false;
         for (const char *p = s; (p = strstr(p, "/..")); p++)
                 if (p[3] == '/' || p[3] == 0)

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "strv.h"
+#include "test-util.h"
+#include "unit-render.h"
+
+static char *tmpdir;
+
+static void setup_tmpdir(void) {
+        tmpdir = test_tmpdir_new();
+}
+
+static void teardown_tmpdir(void) {
+        test_rm_rf(tmpdir);
+        free(tmpdir);
+        tmpdir = NULL;
+}
+
+/* ---- template_render ---- */
+
+static char *render_ok(const char *tmpl, const char *const *vars) {
+        char *out = NULL, *unknown = NULL;
+        int r = template_render(tmpl, vars, &out, &unknown);
+
+        ck_assert_msg(r == 0, "rendering '%s' failed: %d (%s)", tmpl, r, strempty(unknown));
+        ck_assert_ptr_null(unknown);
+        ck_assert_ptr_nonnull(out);
+        return out;
+}
+
+START_TEST(test_template_substitution) {
+        const char *const vars[] = { "NAME", "world", "A", "1", "AB", "two", "EMPTY", "", NULL };
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+
+        a = render_ok("Hello {{NAME}}!\nA={{A}} AB={{AB}} E={{EMPTY}}.\n", vars);
+        ck_assert_str_eq(a, "Hello world!\nA=1 AB=two E=.\n");
+
+        /* Every line ends in a newline, also the last one of a template without it. */
+        b = render_ok("x{{A}}", vars);
+        ck_assert_str_eq(b, "x1\n");
+
+        /* Empty lines and text without placeholders are kept as they are. */
+        c = render_ok("a\n\nb {single} {worker} }} {{A}}{{A}}\n", vars);
+        ck_assert_str_eq(c, "a\n\nb {single} {worker} }} 11\n");
+
+        d = render_ok("", vars);
+        ck_assert_str_eq(d, "");
+
+        /* Values are not expanded again. */
+        {
+                const char *const v2[] = { "A", "{{B}}", "B", "no", NULL };
+                e = render_ok("{{A}}\n", v2);
+                ck_assert_str_eq(e, "{{B}}\n");
+        }
+}
+END_TEST
+
+START_TEST(test_template_drops_empty_placeholder_lines) {
+        const char *const vars[] = { "EMPTY", "", "FULL", "x", "BLOCK", "l1\nl2", NULL };
+        _cleanup_free_ char *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+
+        a = render_ok("a\n{{EMPTY}}\nb\n", vars);
+        ck_assert_str_eq(a, "a\nb\n");
+
+        b = render_ok("a\n{{FULL}}\n{{BLOCK}}\nb\n{{EMPTY}}", vars);
+        ck_assert_str_eq(b, "a\nx\nl1\nl2\nb\n");
+
+        /* Only a line that is nothing but the placeholder goes away. */
+        c = render_ok("[{{EMPTY}}]\nK={{EMPTY}}\n {{EMPTY}}\n", vars);
+        ck_assert_str_eq(c, "[]\nK=\n \n");
+
+        d = render_ok("{{EMPTY}}\n{{EMPTY}}\n\nend\n", vars);
+        ck_assert_str_eq(d, "\nend\n");
+}
+END_TEST
+
+START_TEST(test_template_unknown_placeholder) {
+        const char *const vars[] = { "A", "1", NULL };
+        char *out = (char *) "untouched", *unknown = NULL;
+
+        ck_assert_int_eq(template_render("a={{A}}\nb={{NOPE}}\n", vars, &out, &unknown), -ENOKEY);
+        ck_assert_str_eq(out, "untouched");
+        ck_assert_str_eq(unknown, "NOPE");
+        free(unknown);
+        unknown = NULL;
+
+        /* A prefix of a known name is not that name. */
+        ck_assert_int_eq(template_render("{{AB}}\n", vars, &out, &unknown), -ENOKEY);
+        ck_assert_str_eq(unknown, "AB");
+        free(unknown);
+        unknown = NULL;
+
+        ck_assert_int_eq(template_render("{{}}\n", vars, &out, &unknown), -ENOKEY);
+        ck_assert_str_eq(unknown, "");
+        free(unknown);
+
+        /* No vars at all, and no interest in the name. */
+        ck_assert_int_eq(template_render("{{A}}\n", NULL, &out, NULL), -ENOKEY);
+        ck_assert_str_eq(out, "untouched");
+}
+END_TEST
+
+START_TEST(test_template_unterminated) {
+        const char *const vars[] = { "A", "1", NULL };
+        char *out = (char *) "untouched", *unknown = NULL;
+
+        ck_assert_int_eq(template_render("ok={{A}}\nbad={{A\n", vars, &out, &unknown), -EBADMSG);
+        ck_assert_str_eq(out, "untouched");
+        ck_assert_ptr_nonnull(unknown);
+        ck_assert_str_startswith(unknown, "{{A");
+        free(unknown);
+        unknown = NULL;
+
+        /* The closing braces must be on the same line. */
+        ck_assert_int_eq(template_render("x={{A\n}}\n", vars, &out, &unknown), -EBADMSG);
+        ck_assert_str_eq(out, "untouched");
+        free(unknown);
+
+        ck_assert_int_eq(template_render("{{", vars, &out, NULL), -EBADMSG);
+        ck_assert_str_eq(out, "untouched");
+}
+END_TEST
+
+/* ---- unit_quote_exec_word ---- */
+
+START_TEST(test_quote_exec_word) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "plain", "\"plain\"" },
+                { "", "\"\"" },
+                { "a b", "\"a b\"" },
+                { "say \"hi\"", "\"say \\\"hi\\\"\"" },
+                { "C:\\dir\\", "\"C:\\\\dir\\\\\"" },
+                { "100%", "\"100%%\"" },
+                { "%i", "\"%%i\"" },
+                { "$HOME", "\"$$HOME\"" },
+                { "${A}$", "\"$${A}$$\"" },
+                { "'single'", "\"'single'\"" },
+                { "\\\"%$", "\"\\\\\\\"%%$$\"" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *q = unit_quote_exec_word(cases[i].in);
+                ck_assert_msg(q && streq(q, cases[i].out), "'%s' quoted as '%s', expected '%s'", cases[i].in,
+                              strempty(q), cases[i].out);
+        }
+}
+END_TEST
+
+/* ---- app_units_render ---- */
+
+static AppConfig *load(const char *name, const char *content) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, name, content), *error = NULL;
+        AppConfig *c = NULL;
+        int r = app_config_load(path, &c, &error);
+
+        ck_assert_msg(r == 0, "%s: %s", path, strempty(error));
+        return c;
+}
+
+static unsigned count_empty_lines(const char *s) {
+        unsigned n = s[0] == '\n';
+
+        for (const char *p = s; (p = strstr(p, "\n\n")); p++)
+                n++;
+        return n;
+}
+
+static void assert_rendered_sane(const AppUnits *u) {
+        ck_assert_ptr_nonnull(u->socket);
+        ck_assert_ptr_nonnull(u->service);
+        ck_assert_ptr_nonnull(u->target);
+        ck_assert_ptr_nonnull(u->tmpfiles);
+        ck_assert_ptr_null(strstr(u->socket, "{{"));
+        ck_assert_ptr_null(strstr(u->service, "{{"));
+        ck_assert_ptr_null(strstr(u->target, "{{"));
+        ck_assert_ptr_null(strstr(u->service, "{worker}"));
+        ck_assert_ptr_null(strstr(u->socket, "{worker}"));
+        ck_assert_ptr_null(strstr(u->service, "\n\n\n"));
+        ck_assert_ptr_null(strstr(u->socket, "\n\n\n"));
+}
+
+static usec_t line_duration(const char *text, const char *key) {
+        _cleanup_free_ char *line = test_find_line(text, key);
+        usec_t u = 0;
+
+        ck_assert_msg(line, "no %s line in:\n%s", key, text);
+        ck_assert_msg(parse_duration(line + strlen(key), &u) == 0, "'%s' is no duration", line);
+        return u;
+}
+
+static void assert_line_ends_with(const char *line, const char *suffix) {
+        size_t l = strlen(line), s = strlen(suffix);
+
+        ck_assert_msg(l >= s && streq(line + l - s, suffix), "'%s' does not end with '%s'", line, suffix);
+}
+
+#define TMPFILES_PATH "/tmp/gen dir/50%$x.conf"
+
+START_TEST(test_render_full) {
+        _cleanup_free_ char *content = NULL, *expected = NULL, *exec = NULL, *reload = NULL, *pre = NULL,
+                            *after = NULL, *source = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+        AppUnits u = {};
+        const char *p1, *p2, *p3;
+
+        ck_assert_int_ge(asprintf(&content,
+                                  "[App]\n"
+                                  "Exec=/usr/bin/node /srv/myapp/server.js --port=80{worker} --label=50%% --raw=%%i\n"
+                                  "WorkingDirectory=/srv/myapp\n"
+                                  "User=%s\n"
+                                  "Group=%s\n"
+                                  "Environment=NODE_ENV=production\n"
+                                  "Environment=MSG=say \"hi\" \\ 100%%\n"
+                                  "Environment=PORT=80{worker}\n"
+                                  "EnvironmentFile=-/etc/myapp/env\n"
+                                  "PassEnvironment=DATABASE_URL HOME\n"
+                                  "Workers=3\n"
+                                  "Ready=node-ipc\n"
+                                  "ReadyTimeoutSec=45\n"
+                                  "StopTimeoutSec=500ms\n"
+                                  "Suspend=hold\n"
+                                  "[Socket]\n"
+                                  "Directory=/run/myapp\n"
+                                  "Group=%s\n"
+                                  "Mode=0660\n"
+                                  "Backlog=1024\n",
+                                  test_root_user(), test_root_group(), test_root_group()),
+                         0);
+        c = load("myapp.conf", content);
+        ck_assert_int_eq(app_units_render(c, TMPFILES_PATH, &u), 0);
+        assert_rendered_sane(&u);
+
+        /* APP@.socket */
+        ck_assert_has_line(u.socket, "ListenStream=/run/myapp/myapp.%i.sock");
+        free(expected);
+        ck_assert_int_ge(asprintf(&expected, "SocketUser=%s", test_root_user()), 0);
+        ck_assert_has_line(u.socket, expected);
+        free(expected);
+        ck_assert_int_ge(asprintf(&expected, "SocketGroup=%s", test_root_group()), 0);
+        ck_assert_has_line(u.socket, expected);
+        ck_assert_has_line(u.socket, "SocketMode=0660");
+        ck_assert_has_line(u.socket, "Backlog=1024");
+        ck_assert_has_line(u.socket, "FileDescriptorName=myapp.%i");
+        pre = test_find_line(u.socket, "ExecStartPre=");
+        ck_assert_ptr_nonnull(pre);
+        ck_assert_str_contains(pre, "systemd-tmpfiles");
+        ck_assert_str_contains(pre, " --create ");
+        assert_line_ends_with(pre, " \"/tmp/gen dir/50%%$$x.conf\"");
+        ck_assert_int_ge(asprintf(&source, "SourcePath=%s", c->path), 0);
+        ck_assert_has_line(u.socket, source);
+
+        /* APP@.service */
+        ck_assert_has_line(u.service, "Requires=myapp@%i.socket");
+        after = test_find_line(u.service, "After=");
+        ck_assert_ptr_nonnull(after);
+        ck_assert_str_contains(after, "myapp@%i.socket");
+        ck_assert_has_line(u.service, "Type=notify");
+        ck_assert_has_line(u.service, "StartLimitIntervalSec=0");
+        ck_assert_has_line(u.service, "Restart=on-failure");
+        ck_assert_has_line(u.service, source);
+
+        exec = test_find_line(u.service, "ExecStart=");
+        ck_assert_ptr_nonnull(exec);
+        ck_assert_uint_eq(test_count_lines(u.service, "ExecStart="), 1);
+        ck_assert_str_startswith(exec, "ExecStart=" SOCKD_SPAWN_PATH " ");
+        ck_assert_str_contains(exec, " \"--app=myapp\" ");
+        ck_assert_str_contains(exec, " --worker=%i ");
+        ck_assert_str_contains(exec, " --workers=3 ");
+        ck_assert_str_contains(exec, " --ready=node-ipc ");
+        ck_assert_str_contains(exec, " --ready-timeout=45s ");
+        ck_assert_str_contains(exec, " --stop-timeout=500ms ");
+        ck_assert_str_contains(exec, " --suspend=hold ");
+        ck_assert_str_contains(exec, " \"--socket=/run/myapp/myapp.%i.sock\" ");
+        /* The app's command comes last, {worker} as %i and a literal '%' doubled. */
+        assert_line_ends_with(exec, " -- /usr/bin/node /srv/myapp/server.js --port=80%i --label=50%% --raw=%%i");
+
+        reload = test_find_line(u.service, "ExecReload=");
+        ck_assert_ptr_nonnull(reload);
+        ck_assert_str_startswith(reload, "ExecReload=" SOCKD_SPAWN_PATH " ");
+        ck_assert_str_contains(reload, "--reload");
+
+        free(expected);
+        ck_assert_int_ge(asprintf(&expected, "User=%s", test_root_user()), 0);
+        ck_assert_has_line(u.service, expected);
+        free(expected);
+        ck_assert_int_ge(asprintf(&expected, "Group=%s", test_root_group()), 0);
+        ck_assert_has_line(u.service, expected);
+        ck_assert_uint_eq(test_count_lines(u.service, "DynamicUser="), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "User="), 1);
+        ck_assert_has_line(u.service, "WorkingDirectory=/srv/myapp");
+
+        ck_assert_uint_eq(test_count_lines(u.service, "Environment="), 3);
+        p1 = strstr(u.service, "\nEnvironment=\"NODE_ENV=production\"\n");
+        p2 = strstr(u.service, "\nEnvironment=\"MSG=say \\\"hi\\\" \\\\ 100%%\"\n");
+        p3 = strstr(u.service, "\nEnvironment=\"PORT=80%i\"\n");
+        ck_assert_msg(p1 && p2 && p3, "Environment= lines missing or wrong in:\n%s", u.service);
+        ck_assert_msg(p1 < p2 && p2 < p3, "Environment= lines out of order in:\n%s", u.service);
+        ck_assert_has_line(u.service, "EnvironmentFile=-/etc/myapp/env");
+        ck_assert_has_line(u.service, "PassEnvironment=DATABASE_URL");
+        ck_assert_has_line(u.service, "PassEnvironment=HOME");
+
+        /* systemd's own timeouts leave the shim room for the app's. */
+        ck_assert_uint_gt(line_duration(u.service, "TimeoutStartSec="), c->ready_timeout);
+        ck_assert_uint_gt(line_duration(u.service, "TimeoutStopSec="), c->stop_timeout);
+
+        /* APP.target */
+        ck_assert_has_line(u.target, "Wants=myapp@0.service myapp@1.service myapp@2.service");
+        ck_assert_str_contains(u.target, "myapp");
+
+        /* tmpfiles.d */
+        free(expected);
+        ck_assert_int_ge(asprintf(&expected, "d /run/myapp 2750 %s %s -", test_root_user(), test_root_group()), 0);
+        ck_assert_has_line(u.tmpfiles, expected);
+        ck_assert_uint_eq(test_count_lines(u.tmpfiles, "d "), 1);
+
+        app_units_done(&u);
+        ck_assert_ptr_null(u.socket);
+        ck_assert_ptr_null(u.service);
+        ck_assert_ptr_null(u.target);
+        ck_assert_ptr_null(u.tmpfiles);
+        app_units_done(&u); /* twice is fine */
+}
+END_TEST
+
+START_TEST(test_render_minimal) {
+        _cleanup_app_config_ AppConfig *c = load("web.conf", "[App]\nExec=/bin/true\n");
+        _cleanup_app_config_ AppConfig *full = NULL;
+        _cleanup_free_ char *exec = NULL, *content = NULL;
+        AppUnits u = {}, f = {};
+
+        ck_assert_int_eq(app_units_render(c, "/run/sockd/web.tmpfiles", &u), 0);
+        assert_rendered_sane(&u);
+
+        ck_assert_has_line(u.socket, "ListenStream=/run/web/web.%i.sock");
+        ck_assert_has_line(u.socket, "SocketUser=root");
+        ck_assert_has_line(u.socket, "SocketGroup=www-data");
+        ck_assert_has_line(u.socket, "SocketMode=0660");
+        ck_assert_has_line(u.socket, "Backlog=4096");
+        ck_assert_has_line(u.socket, "FileDescriptorName=web.%i");
+
+        /* No User=: never root, a dynamic user named after the app. */
+        ck_assert_has_line(u.service, "DynamicUser=yes");
+        ck_assert_has_line(u.service, "User=web");
+        ck_assert_uint_eq(test_count_lines(u.service, "Group="), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "WorkingDirectory="), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "Environment"), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "PassEnvironment="), 0);
+        ck_assert_has_line(u.service, "Requires=web@%i.socket");
+
+        exec = test_find_line(u.service, "ExecStart=");
+        ck_assert_ptr_nonnull(exec);
+        ck_assert_str_contains(exec, " --workers=1 ");
+        ck_assert_str_contains(exec, " --ready=notify ");
+        ck_assert_str_contains(exec, " --ready-timeout=30s ");
+        ck_assert_str_contains(exec, " --stop-timeout=30s ");
+        ck_assert_str_contains(exec, " --suspend=queue ");
+        assert_line_ends_with(exec, " -- /bin/true");
+
+        ck_assert_has_line(u.target, "Wants=web@0.service");
+        ck_assert_has_line(u.tmpfiles, "d /run/web 2750 root www-data -");
+
+        /* The lines of empty placeholders (working directory, environment) are dropped:
+         * the same number of blank lines as a service that has them all. */
+        ck_assert_int_ge(asprintf(&content,
+                                  "[App]\nExec=/bin/true\nUser=%s\nGroup=%s\nWorkingDirectory=/\nEnvironment=A=1\n",
+                                  test_root_user(), test_root_group()),
+                         0);
+        full = load("full.conf", content);
+        ck_assert_int_eq(app_units_render(full, "/run/sockd/full.tmpfiles", &f), 0);
+        ck_assert_uint_eq(count_empty_lines(u.service), count_empty_lines(f.service));
+        ck_assert_uint_eq(count_empty_lines(u.socket), count_empty_lines(f.socket));
+
+        app_units_done(&u);
+        app_units_done(&f);
+}
+END_TEST
+
+START_TEST(test_render_single_socket_name) {
+        _cleanup_app_config_ AppConfig *c = load("one.conf", "[App]\nExec=/bin/true\n[Socket]\nDirectory=/run/x\nName=app.sock\n");
+        AppUnits u = {};
+
+        ck_assert_int_eq(app_units_render(c, "/t", &u), 0);
+        ck_assert_has_line(u.socket, "ListenStream=/run/x/app.sock");
+        ck_assert_has_line(u.target, "Wants=one@0.service");
+        ck_assert_has_line(u.tmpfiles, "d /run/x 2750 root www-data -");
+        app_units_done(&u);
+}
+END_TEST
+
+Suite *unit_render_suite(void) {
+        Suite *s = suite_create("unit-render");
+        TCase *tc;
+
+        tc = tcase_create("template");
+        tcase_add_test(tc, test_template_substitution);
+        tcase_add_test(tc, test_template_drops_empty_placeholder_lines);
+        tcase_add_test(tc, test_template_unknown_placeholder);
+        tcase_add_test(tc, test_template_unterminated);
+        tcase_add_test(tc, test_quote_exec_word);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("app-units");
+        tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
+        tcase_add_test(tc, test_render_full);
+        tcase_add_test(tc, test_render_minimal);
+        tcase_add_test(tc, test_render_single_socket_name);
+        suite_add_tcase(s, tc);
+
+        return s;
+}
