@@ -34,7 +34,8 @@ sockd_install build-demo "$src"
 ct_write /usr/local/share/sockd/examples/node/server.js 0644 <examples/node/server.js
 
 say "Writing /etc/sockd/hello.conf and starting hello.target"
-ct_write /etc/sockd/hello.conf <examples/node/hello.conf
+# The example says /usr/bin/node, Debian's path; use this machine's node.
+sed "s|/usr/bin/node|$(command -v node)|" examples/node/hello.conf | ct_write /etc/sockd/hello.conf
 ct cat /etc/sockd/hello.conf
 ct systemctl daemon-reload
 ct systemctl start hello.target

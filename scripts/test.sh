@@ -17,9 +17,26 @@ run_suite() {
                 meson setup "$dir" "$@"
         fi
         ninja -C "$dir"
-        meson test -C "$dir" --print-errorlogs --num-processes 2 --suite unit
-        meson test -C "$dir" --print-errorlogs --suite integration
+        rm -f "$dir"/meson-logs/{unit,integration}.json
+        meson test -C "$dir" --logbase unit --print-errorlogs --num-processes 2 --suite unit || status=1
+        # --verbose: the integration scripts print one line per check; CI logs keep them.
+        meson test -C "$dir" --logbase integration --print-errorlogs --verbose --suite integration || status=1
+        cat "$dir"/meson-logs/{unit,integration}.json >>"$results" || status=1
 }
 
+status=0
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
 run_suite build-ci -Dwerror=true
 run_suite build-sanitizers -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+
+# One closing line over both builds: meson tests passed, failed, skipped.
+python3 - "$results" <<'EOF'
+import json, sys
+counts = {"OK": 0, "FAIL": 0, "SKIP": 0}
+for line in open(sys.argv[1]):
+    result = json.loads(line)["result"]
+    counts["OK" if result == "OK" else "SKIP" if result == "SKIP" else "FAIL"] += 1
+print("%d passed, %d failed, %d skipped" % (counts["OK"], counts["FAIL"], counts["SKIP"]))
+EOF
+exit "$status"

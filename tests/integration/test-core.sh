@@ -43,9 +43,10 @@ Mode=0660
 Backlog=1024
 EOF
 
-ct_write /etc/sockd/nodeapp.conf <<'EOF'
+node=$(command -v node)
+ct_write /etc/sockd/nodeapp.conf <<EOF
 [App]
-Exec=/usr/bin/node /usr/local/share/sockd-test/nodeapp.js
+Exec=$node /usr/local/share/sockd-test/nodeapp.js
 Workers=2
 Ready=node-ipc
 StopTimeoutSec=20s
