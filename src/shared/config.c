@@ -532,8 +532,16 @@ static int config_finish(ParseState *s) {
                                    c->socket_name, c->workers);
         if (!c->socket_user && !(c->socket_user = strdup(c->user ?: "root")))
                 return -ENOMEM;
-        if (!c->socket_group && !(c->socket_group = strdup("www-data")))
-                return -ENOMEM;
+        if (!c->socket_group) {
+                /* nginx's group on Debian and Ubuntu; elsewhere it must be named. */
+                errno = 0;
+                if (!getgrnam("www-data"))
+                        return parse_error(s, 0, -ESRCH,
+                                           "[Socket] Group= is not set and the default group 'www-data' does not exist; "
+                                           "set it to the group nginx runs as");
+                if (!(c->socket_group = strdup("www-data")))
+                        return -ENOMEM;
+        }
 
         /* sun_path is 108 bytes with its NUL: check the longest worker's path now rather
          * than let the socket unit fail at start. */

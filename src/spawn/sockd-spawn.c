@@ -223,13 +223,14 @@ static int take_listen_fd(int *ret_fd, char **ret_name) {
                                        "ExecStart= of a sockd worker service; to try an app by hand use "
                                        "'systemd-socket-activate -l PATH %s -- COMMAND'.",
                                        program_invocation_short_name);
-        if (pid) {
-                char self[32];
-                snprintf(self, sizeof self, "%d", (int) getpid());
-                if (!streq(pid, self))
-                        return log_error_errno(-EPERM, "$LISTEN_PID=%s is not this process (%s): the sockets "
-                                               "were meant for another process.", pid, self);
-        }
+        if (!pid)
+                return log_error_errno(-ENXIO, "$LISTEN_FDS=%s but $LISTEN_PID is not set: the socket activation "
+                                       "protocol needs both (sd_listen_fds(3)).", fds);
+        char self[32];
+        snprintf(self, sizeof self, "%d", (int) getpid());
+        if (!streq(pid, self))
+                return log_error_errno(-EPERM, "$LISTEN_PID=%s is not this process (%s): the sockets "
+                                       "were meant for another process.", pid, self);
 
         n = sd_listen_fds_with_names(true, &names);
         if (n < 0)
