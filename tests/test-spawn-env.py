@@ -140,7 +140,13 @@ for _ in range(100):
         c.settimeout(5)
         c.connect(os.path.join(tmp, "a.sock"))
         c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        reply = c.recv(4096).decode()
+        chunks = []
+        while True:  # Connection: close: read to the end
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        reply = b"".join(chunks).decode()
         c.close()
         break
     except OSError:
