@@ -54,6 +54,10 @@ void log_set_target(LogTarget target) {
         log_target = target;
 }
 
+int log_max_level_get(void) {
+        return log_max_level;
+}
+
 void log_set_max_level(int level) {
         log_max_level = level;
 }

@@ -18,6 +18,7 @@ typedef enum LogTarget {
 void log_setup(const char *ident);
 void log_set_target(LogTarget target);
 void log_set_max_level(int level);
+int log_max_level_get(void);
 
 /* Fields added to every journal entry: SOCKD_APP, SOCKD_WORKER. */
 void log_set_app(const char *app, int worker);

@@ -77,3 +77,13 @@ static inline int negative_errno(void) {
         }
 
 #define _fallthrough_ __attribute__((__fallthrough__))
+
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+/* For qsort() of a char *array. */
+static inline int strcmp_ptr(const char *const *a, const char *const *b) {
+        return strcmp(*a, *b);
+}

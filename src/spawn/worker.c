@@ -246,6 +246,10 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
         PUSHF("SOCKD_WORKER=%u", w->opts.worker);
         PUSHF("SOCKD_GENERATION=%" PRIu64, g->number);
         PUSHF("SOCKD_SOCKET=%s", strempty(w->opts.socket_path));
+        if (g->held) {
+                PUSHF("SOCKD_SUSPENDED=1");
+                PUSHF("SOCKD_RESUME_SIGNAL=%s", w->opts.ready == READY_NODE_IPC ? "ipc:resume" : "SIGUSR2");
+        }
         if (g->notify_path)
                 PUSHF("NOTIFY_SOCKET=%s", g->notify_path);
         if (ipc_fd >= 0) {
@@ -338,7 +342,7 @@ static int generation_start(Generation *g) {
 }
 
 /* Starts a new generation on the worker's socket. On failure nothing is left behind. */
-static int worker_spawn(Worker *w, Generation **ret) {
+static int worker_spawn(Worker *w, bool held, Generation **ret) {
         Generation *g;
         int r;
 
@@ -352,6 +356,7 @@ static int worker_spawn(Worker *w, Generation **ret) {
                 .ipc_fd = -EBADF,
                 .state = GENERATION_STARTING,
                 .started_usec = now_usec(CLOCK_REALTIME),
+                .held = held,
         };
         g->next = w->generations;
         w->generations = g;
@@ -441,37 +446,82 @@ static void worker_fail(Worker *w, int status) {
         worker_update_status(w);
 }
 
+/* The incoming generation did not make it: remember why (StatusText shows it to
+ * sockdctl) and answer whoever waits. */
+static void swap_failed(Worker *w, Generation *g, const char *why) {
+        Generation *serving = worker_serving(w);
+
+        free(w->last_failure);
+        if (asprintf(&w->last_failure, "generation %" PRIu64 ", pid %d: %s", g->number, (int) g->pid, why) < 0)
+                w->last_failure = NULL;
+        if (serving)
+                log_gen(LOG_ERR, g->number, "Swap failed: generation %" PRIu64 " (pid %d) %s; generation %" PRIu64 " keeps serving.",
+                        g->number, (int) g->pid, why, serving->number);
+        else
+                log_gen(LOG_ERR, g->number, "Generation %" PRIu64 " (pid %d) %s.", g->number, (int) g->pid, why);
+
+        _cleanup_free_ char *answer = NULL;
+        if (asprintf(&answer, "generation %" PRIu64 " (pid %d) %s", g->number, (int) g->pid, why) < 0)
+                answer = NULL;
+        swap_reply(w, g, answer ?: why);
+        w->incoming = NULL;
+}
+
+/* @g takes over: it serves (or, held, holds), every older generation drains. */
+static void worker_promote(Worker *w, Generation *g) {
+        generation_set_state(g, GENERATION_EVENT_PROMOTE);
+        if (w->incoming == g)
+                w->incoming = NULL;
+
+        for (Generation *old = w->generations; old; old = old->next)
+                if (old != g && old->state == GENERATION_SERVING) {
+                        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " %s; draining generation %" PRIu64 ".",
+                                g->number, g->held ? "holds requests" : "serves", old->number);
+                        generation_stop(old);
+                }
+        if (g->held)
+                w->suspension = SUSPENSION_HOLD;
+        swap_reply(w, g, NULL);
+}
+
 static void on_generation_ready(Generation *g) {
         Worker *w = g->worker;
-        Generation *old = worker_serving(w);
+        bool first = !worker_serving(w) && w->suspension == SUSPENSION_NONE && w->swap_kind != SWAP_RESUME;
+        int r;
 
         generation_set_state(g, GENERATION_EVENT_READY);
         g->ready_usec = now_usec(CLOCK_REALTIME);
         g->timer_source = sd_event_source_disable_unref(g->timer_source);
-        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) is ready.", g->number, (int) g->pid);
+        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) is ready%s.", g->number, (int) g->pid,
+                g->held ? ", holding requests" : "");
 
         if (w->stopping) {
                 generation_stop(g);
                 return;
         }
 
-        generation_set_state(g, GENERATION_EVENT_PROMOTE);
-        if (w->incoming == g)
-                w->incoming = NULL;
+        if (w->incoming == g && (w->swap_kind == SWAP_PREPARE || w->swap_kind == SWAP_PREPARE_SUSPENDED)) {
+                /* Prepared: it waits beside the old one for commit or abort, but not
+                 * forever if whoever prepared it went away. */
+                r = generation_arm_timer(g, w->opts.ready_timeout + 60 * USEC_PER_SEC);
+                if (r < 0)
+                        log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the commit timer, ignoring: %m");
+                worker_update_status(w);
+                return;
+        }
 
-        if (old) {
-                log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " serves; draining generation %" PRIu64 ".",
-                        g->number, old->number);
-                generation_stop(old);
-        } else {
-                /* The first generation: the service becomes active. */
+        if (w->incoming == g && w->swap_kind == SWAP_RESUME)
+                w->suspension = SUSPENSION_NONE;
+        worker_promote(w, g);
+        if (first || w->crashes > 0) {
+                /* The first generation: the service becomes active, and the crash
+                 * back-off starts over. */
                 if (w->crashes > 0) {
                         w->crashes = 0;
                         worker_save_state(w);
                 }
                 (void) sd_notify(0, "READY=1");
         }
-        swap_reply(w, g, NULL);
         worker_update_status(w);
 }
 
@@ -498,33 +548,33 @@ static int on_generation_exit(sd_event_source *s, const siginfo_t *si, void *use
                 "Generation %" PRIu64 " (pid %d) %s%s.", g->number, (int) g->pid, how,
                 was == GENERATION_DRAINING ? (g->killed ? " after StopTimeoutSec= ran out" : " after draining") : "");
 
-        if (was == GENERATION_STARTING || (was == GENERATION_DRAINING && !g->ready_usec && !w->stopping)) {
+        if (w->incoming == g && !w->stopping) {
+                /* Whatever state it was in, the swap it was meant for failed. */
                 _cleanup_free_ char *why = NULL;
 
-                if (!g->failure && asprintf(&g->failure, "%s before it was ready", how) < 0)
-                        g->failure = NULL;
-                if (asprintf(&why, "generation %" PRIu64 " (pid %d) %s", g->number, (int) g->pid,
-                             strempty(g->failure)) < 0)
+                if (g->failure)
+                        why = strdup(g->failure);
+                else if (asprintf(&why, "%s %s", how,
+                                  was == GENERATION_READY ? "while it waited for the swap to be committed"
+                                                          : "before it was ready") < 0)
                         why = NULL;
-
-                if (w->incoming == g) {
-                        w->incoming = NULL;
-                        log_gen(LOG_ERR, g->number, "Swap failed: %s; generation %" PRIu64 " keeps serving.",
-                                strempty(why), worker_serving(w) ? worker_serving(w)->number : 0);
-                        swap_reply(w, g, why);
-                } else if (!worker_serving(w) && !w->stopping) {
-                        log_error("Worker failed to start: %s.", strempty(why));
+                swap_failed(w, g, why ?: how);
+                if (!worker_serving(w) && w->suspension == SUSPENSION_NONE) {
+                        /* Nothing serves (a resume in queue mode failed): systemd restarts us. */
+                        log_error("No generation serves any more; exiting so that systemd restarts the worker.");
                         worker_fail(w, si->si_code == CLD_EXITED && si->si_status != 0 ? si->si_status : EXIT_FAILURE);
                 }
+        } else if (was == GENERATION_STARTING && !worker_serving(w) && !w->stopping) {
+                log_error("Worker failed to start: generation %" PRIu64 " (pid %d) %s.", g->number, (int) g->pid,
+                          g->failure ?: how);
+                worker_fail(w, si->si_code == CLD_EXITED && si->si_status != 0 ? si->si_status : EXIT_FAILURE);
         } else if (was == GENERATION_SERVING && !w->stopping) {
                 /* Nothing serves any more: exit non-zero so systemd restarts the worker
                  * while the socket keeps queueing. */
                 log_error("The serving generation %" PRIu64 " %s; exiting so that systemd restarts the worker.",
                           g->number, how);
-                if (w->incoming) {
-                        swap_reply(w, w->incoming, "the serving generation died during the swap");
-                        w->incoming = NULL;
-                }
+                if (w->incoming)
+                        swap_failed(w, w->incoming, "was stopped: the serving generation died during the swap");
                 worker_fail(w, si->si_code == CLD_EXITED && si->si_status != 0 ? si->si_status : EXIT_FAILURE);
         }
 
@@ -551,6 +601,12 @@ static int on_generation_timer(sd_event_source *s, uint64_t usec, void *userdata
                 g->stop_requested = true;
                 generation_set_state(g, GENERATION_EVENT_STOP);
                 generation_kill(g);
+        } else if (g->state == GENERATION_READY) {
+                if (asprintf(&g->failure, "was prepared but neither committed nor aborted in time") < 0)
+                        g->failure = NULL;
+                log_gen(LOG_WARNING, g->number, "Generation %" PRIu64 " (pid %d) %s, stopping it.", g->number,
+                        (int) g->pid, strempty(g->failure));
+                generation_stop(g);
         } else if (g->state == GENERATION_DRAINING) {
                 log_gen(LOG_WARNING, g->number, "Generation %" PRIu64 " (pid %d) did not exit within StopTimeoutSec=, sending SIGKILL.",
                         g->number, (int) g->pid);
@@ -668,7 +724,14 @@ static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
 
 /* ---- status ---- */
 
+/* StatusText is also sockdctl's view of the worker: "; "-separated items
+ * "STATE: generation N, pid P", STATE one of serving, suspended, starting, ready,
+ * draining; "suspended: queueing" when no generation runs; and "failed: generation N,
+ * pid P: why" for the last swap that did not make it. Keep it parseable. */
 static void worker_update_status(Worker *w) {
+        static const GenerationState order[] = {
+                GENERATION_SERVING, GENERATION_STARTING, GENERATION_READY, GENERATION_DRAINING,
+        };
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f;
@@ -678,16 +741,32 @@ static void worker_update_status(Worker *w) {
                 return;
         if (w->backoff_source)
                 fprintf(f, "backing off after %u crashes", w->crashes);
-        for (Generation *g = w->generations; g; g = g->next) {
-                fprintf(f, "%s%s: generation %" PRIu64 ", pid %d", ftell(f) > 0 ? "; " : "",
-                        generation_state_to_string(g->state), g->number, (int) g->pid);
-                if (g->app_status && g->state == GENERATION_SERVING)
-                        fprintf(f, " (%s)", g->app_status);
-        }
+        if (w->suspension == SUSPENSION_QUEUE)
+                fputs("suspended: queueing", f);
+        for (size_t i = 0; i < ELEMENTSOF(order); i++)
+                for (Generation *g = w->generations; g; g = g->next) {
+                        if (g->state != order[i])
+                                continue;
+                        fprintf(f, "%s%s: generation %" PRIu64 ", pid %d", ftell(f) > 0 ? "; " : "",
+                                g->state == GENERATION_SERVING && g->held ? "suspended" : generation_state_to_string(g->state),
+                                g->number, (int) g->pid);
+                        if (g->app_status && g->state == GENERATION_SERVING) {
+                                /* The app's words, minus our separator. */
+                                fputs(" (", f);
+                                for (const char *c = g->app_status; *c; c++)
+                                        fputc(*c == ';' ? ',' : *c, f);
+                                fputc(')', f);
+                        }
+                }
+        if (w->last_failure)
+                fprintf(f, "%sfailed: %s", ftell(f) > 0 ? "; " : "", w->last_failure);
         if (ftell(f) == 0)
                 fputs(w->stopping ? "stopped" : "starting", f);
         if (fclose(f) != 0)
                 return;
+        for (char *c = buf; *c; c++)
+                if (*c == '\n')
+                        *c = ' ';
         (void) sd_notifyf(0, "STATUS=%s", buf);
 }
 
@@ -729,28 +808,38 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
         return sd_bus_error_setf(error, SD_BUS_ERROR_UNKNOWN_PROPERTY, "Unknown property %s", property);
 }
 
-/* Starts a swap to a new generation; @request (may be NULL, for SIGHUP) gets the answer
- * once it is decided. */
-static int worker_start_swap(Worker *w, sd_bus_message *request, sd_bus_error *error) {
+/* Starts a swap to a new generation; @request (may be NULL, for signals) gets the
+ * answer once it is decided. */
+static int worker_start_swap(Worker *w, SwapKind kind, sd_bus_message *request, sd_bus_error *error) {
         Generation *serving = worker_serving(w);
         int r;
 
         if (w->stopping)
                 return sd_bus_error_set(error, WORKER_ERROR_NOT_SERVING, "The worker is stopping.");
-        if (!serving)
-                return sd_bus_error_set(error, WORKER_ERROR_NOT_SERVING,
-                                        "The worker has no serving generation yet; wait for it to start.");
         if (w->incoming)
                 return sd_bus_error_setf(error, WORKER_ERROR_BUSY,
                                          "A swap to generation %" PRIu64 " is already in progress.",
                                          w->incoming->number);
+        if (kind == SWAP_RESUME) {
+                if (w->suspension != SUSPENSION_QUEUE)
+                        return sd_bus_error_set(error, WORKER_ERROR_NOT_SERVING, "The worker is not suspended.");
+        } else if (w->suspension != SUSPENSION_NONE)
+                return sd_bus_error_set(error, WORKER_ERROR_NOT_SERVING,
+                                        "The worker is suspended; resume it first (sockdctl resume).");
+        else if (!serving)
+                return sd_bus_error_set(error, WORKER_ERROR_NOT_SERVING,
+                                        "The worker has no serving generation yet; wait for it to start.");
 
-        log_info("Swapping: starting a generation beside generation %" PRIu64 " (pid %d).",
-                 serving->number, (int) serving->pid);
-        r = worker_spawn(w, &w->incoming);
+        w->last_failure = mfree(w->last_failure);
+        w->swap_kind = kind;
+        if (serving)
+                log_info("Swapping: starting a generation beside generation %" PRIu64 " (pid %d)%s.",
+                         serving->number, (int) serving->pid,
+                         kind == SWAP_PREPARE_SUSPENDED ? ", held" : kind == SWAP_RELOAD ? "" : ", prepared only");
+        else
+                log_info("Resuming: starting a generation on the queued socket.");
+        r = worker_spawn(w, kind == SWAP_PREPARE_SUSPENDED, &w->incoming);
         if (r < 0) {
-                if (w->incoming)
-                        generation_kill(w->incoming);
                 w->incoming = NULL;
                 return sd_bus_error_set_errnof(error, r, "Failed to start a new generation: %m");
         }
@@ -760,7 +849,7 @@ static int worker_start_swap(Worker *w, sd_bus_message *request, sd_bus_error *e
 }
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        int r = worker_start_swap(userdata, m, error);
+        int r = worker_start_swap(userdata, SWAP_RELOAD, m, error);
 
         /* > 0: the reply comes when the swap is decided. */
         return r < 0 ? r : 1;
@@ -883,10 +972,8 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
                 w->stopping = true;
                 w->exit_status = EXIT_SUCCESS;
                 (void) sd_notify(0, "STOPPING=1");
-                if (w->incoming) {
-                        swap_reply(w, w->incoming, "the worker is stopping");
-                        w->incoming = NULL;
-                }
+                if (w->incoming)
+                        swap_failed(w, w->incoming, "was stopped: the worker is stopping");
                 w->backoff_source = sd_event_source_disable_unref(w->backoff_source);
                 for (Generation *g = w->generations; g; g = g->next)
                         generation_stop(g);
@@ -895,17 +982,116 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         return worker_finish_if_idle(w);
 }
 
-static int on_reload_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+/* Commit: the prepared generation takes over. With @suspended (Suspend=hold) it holds
+ * requests; in Suspend=queue mode nothing was prepared and the serving generation
+ * drains, leaving requests in the socket's backlog. */
+static void worker_commit(Worker *w, bool suspended) {
+        Generation *g = w->incoming;
+        Generation *serving = worker_serving(w);
+
+        if (suspended && w->opts.suspend == SUSPEND_QUEUE) {
+                if (w->suspension != SUSPENSION_NONE || w->incoming || !serving) {
+                        log_warning("Not suspending: %s.", w->suspension != SUSPENSION_NONE ? "already suspended" :
+                                    w->incoming ? "a swap is in progress" : "nothing serves yet");
+                        return;
+                }
+                log_info("Suspending: requests queue in the socket's backlog; draining generation %" PRIu64 ".",
+                         serving->number);
+                w->last_failure = mfree(w->last_failure);
+                w->suspension = SUSPENSION_QUEUE;
+                for (Generation *i = w->generations; i; i = i->next)
+                        if (i->state == GENERATION_SERVING)
+                                generation_stop(i);
+                worker_update_status(w);
+                return;
+        }
+
+        if (!g || g->state != GENERATION_READY || g->held != suspended) {
+                log_warning("Nothing %sprepared to commit, ignoring.", suspended ? "held and " : "");
+                return;
+        }
+        g->timer_source = sd_event_source_disable_unref(g->timer_source);
+        worker_promote(w, g);
+        worker_update_status(w);
+}
+
+static void worker_abort(Worker *w) {
+        Generation *g = w->incoming;
+
+        if (!g) {
+                log_info("Nothing to abort.");
+                return;
+        }
+        if (g->state == GENERATION_STARTING) {
+                g->stop_requested = true;
+                generation_set_state(g, GENERATION_EVENT_STOP);
+                generation_kill(g);
+        } else
+                /* Ready, it may already have answered requests: let it finish them. */
+                generation_stop(g);
+        swap_failed(w, g, "was aborted: another worker's new generation failed");
+        worker_update_status(w);
+}
+
+static void worker_resume(Worker *w) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
 
-        if (worker_start_swap(userdata, NULL, &error) < 0)
-                log_warning("SIGHUP: %s", error.message);
+        switch (w->suspension) {
+        case SUSPENSION_HOLD:
+                for (Generation *g = w->generations; g; g = g->next)
+                        if (g->held && g->state == GENERATION_SERVING) {
+                                log_gen(LOG_INFO, g->number, "Resuming generation %" PRIu64 " (pid %d).", g->number, (int) g->pid);
+                                if (w->opts.ready == READY_NODE_IPC)
+                                        generation_send_ipc(g, "resume");
+                                else
+                                        (void) kill(g->pid, WORKER_APP_RESUME_SIGNAL);
+                                g->held = false;
+                        }
+                w->suspension = SUSPENSION_NONE;
+                break;
+        case SUSPENSION_QUEUE:
+                if (worker_start_swap(w, SWAP_RESUME, NULL, &error) < 0)
+                        log_error("Failed to resume: %s", error.message);
+                break;
+        default:
+                log_info("Not suspended, nothing to resume.");
+        }
+        sd_bus_error_free(&error);
+        worker_update_status(w);
+}
+
+static int on_control_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Worker *w = userdata;
+        int sig = (int) si->ssi_signo;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        if (w->stopping)
+                return 0;
+        if (sig == SIGHUP || sig == WORKER_SIGNAL_PREPARE || sig == WORKER_SIGNAL_PREPARE_SUSPENDED) {
+                SwapKind kind = sig == SIGHUP ? SWAP_RELOAD : sig == WORKER_SIGNAL_PREPARE ? SWAP_PREPARE : SWAP_PREPARE_SUSPENDED;
+
+                if (kind == SWAP_PREPARE_SUSPENDED && w->opts.suspend == SUSPEND_QUEUE)
+                        log_info("Suspend=queue: nothing to prepare.");
+                else if (worker_start_swap(w, kind, NULL, &error) < 0) {
+                        log_warning("%s: %s", signal_name(sig), error.message);
+                        free(w->last_failure);
+                        w->last_failure = strdup(error.message);
+                        worker_update_status(w);
+                }
+        } else if (sig == WORKER_SIGNAL_COMMIT)
+                worker_commit(w, false);
+        else if (sig == WORKER_SIGNAL_SUSPEND)
+                worker_commit(w, true);
+        else if (sig == WORKER_SIGNAL_ABORT)
+                worker_abort(w);
+        else if (sig == WORKER_SIGNAL_RESUME)
+                worker_resume(w);
         sd_bus_error_free(&error);
         return 0;
 }
 
 static int start_first_generation(Worker *w) {
-        int r = worker_spawn(w, NULL);
+        int r = worker_spawn(w, false, NULL);
 
         if (r < 0) {
                 worker_fail(w, EXIT_FAILURE);
@@ -992,6 +1178,7 @@ Worker *worker_free(Worker *w) {
                 }
         }
         free(w->runtime_dir);
+        free(w->last_failure);
         sd_event_unref(w->event);
         safe_close(w->listen_fd);
         free(w->fd_name);
@@ -1011,6 +1198,8 @@ int worker_run(Worker *w) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
+        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_RESUME; sig++)
+                sigaddset(&mask, sig);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(negative_errno(), "Failed to block signals: %m");
 
@@ -1019,8 +1208,13 @@ int worker_run(Worker *w) {
                 return log_error_errno(r, "Failed to allocate the event loop: %m");
         if ((r = sd_event_add_signal(w->event, NULL, SIGTERM, on_stop_signal, w)) < 0 ||
             (r = sd_event_add_signal(w->event, NULL, SIGINT, on_stop_signal, w)) < 0 ||
-            (r = sd_event_add_signal(w->event, NULL, SIGHUP, on_reload_signal, w)) < 0)
+            (r = sd_event_add_signal(w->event, NULL, SIGHUP, on_control_signal, w)) < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
+        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_RESUME; sig++) {
+                r = sd_event_add_signal(w->event, NULL, sig, on_control_signal, w);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch signal %d: %m", sig);
+        }
 
         r = worker_listen_control(w);
         if (r < 0)

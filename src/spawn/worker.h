@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
@@ -17,6 +18,18 @@
 #define WORKER_ERROR_BUSY "io.sockd.Error.Busy"
 #define WORKER_ERROR_NOT_SERVING "io.sockd.Error.NotServing"
 #define WORKER_CONTROL_SOCKET "control"
+
+/* systemd's own channel to the shim, so that sockdctl works wherever systemctl does
+ * (--user, -H, -M): it sends these with KillUnit(..., "main", signal) and follows the
+ * outcome in the unit's StatusText. */
+#define WORKER_SIGNAL_PREPARE (SIGRTMIN + 1)
+#define WORKER_SIGNAL_COMMIT (SIGRTMIN + 2)
+#define WORKER_SIGNAL_ABORT (SIGRTMIN + 3)
+#define WORKER_SIGNAL_PREPARE_SUSPENDED (SIGRTMIN + 4)
+#define WORKER_SIGNAL_SUSPEND (SIGRTMIN + 5)
+#define WORKER_SIGNAL_RESUME (SIGRTMIN + 6)
+/* Sent to a held Ready=notify app: release the requests you hold. */
+#define WORKER_APP_RESUME_SIGNAL SIGUSR2
 
 typedef struct Worker Worker;
 
@@ -43,7 +56,22 @@ typedef struct Generation {
         char *failure;    /* why it did not make it, for the reload's answer */
         bool stop_requested;
         bool killed;
+        bool held;        /* started with SOCKD_SUSPENDED=1 and not resumed yet */
 } Generation;
+
+/* What a swap does once its new generation is ready. */
+typedef enum SwapKind {
+        SWAP_RELOAD,            /* take over at once (ExecReload=, SIGHUP) */
+        SWAP_PREPARE,           /* wait beside the old one for commit or abort */
+        SWAP_PREPARE_SUSPENDED, /* the same, started held (Suspend=hold) */
+        SWAP_RESUME,            /* Suspend=queue: the generation that ends a suspension */
+} SwapKind;
+
+typedef enum Suspension {
+        SUSPENSION_NONE,
+        SUSPENSION_HOLD,  /* a held generation serves: it accepts and holds requests */
+        SUSPENSION_QUEUE, /* no generation runs: requests wait in the socket's backlog */
+} Suspension;
 
 typedef struct WorkerOptions {
         char *app;
@@ -72,7 +100,11 @@ struct Worker {
         /* A swap in progress: the generation that should take over, and the method call
          * (if any) waiting for its outcome. */
         Generation *incoming;
+        SwapKind swap_kind;
         sd_bus_message *swap_request;
+        char *last_failure; /* "generation N, pid P: why", shown until the next swap */
+
+        Suspension suspension;
 
         int control_fd;
         sd_event_source *control_source;

@@ -34,6 +34,12 @@ if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FD
     sys.exit("pyapp: expected exactly one socket on fd 3 for this pid")
 
 draining = threading.Event()
+# Started held (Suspend=hold, SOCKD_SUSPENDED=1): accept, but answer nothing until
+# SIGUSR2 says the migration is done. A held request is not handled: it waits here.
+resumed = threading.Event()
+if os.environ.get("SOCKD_SUSPENDED") != "1":
+    resumed.set()
+signal.signal(signal.SIGUSR2, lambda signum, frame: resumed.set())
 connections = threading.Condition()
 open_connections = 0
 ident = "app=%s worker=%s generation=%s pid=%d" % (
@@ -59,7 +65,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        body = (ident + "\n").encode()
+        resumed.wait()
+        # served= is when this code handled it: the tests compare it with when
+        # sockdctl's suspend and resume returned.
+        body = ("%s served=%.6f\n" % (ident, time.time())).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))

@@ -18,7 +18,7 @@ sockd_install() {
 Environment=ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 EOF2
 	fi
-	for f in pyapp.py mixed.lua; do
+	for f in pyapp.py mixed.lua loadlog.py; do
 		ct_write "/usr/local/share/sockd-test/$f" 0755 <"$src/tests/apps/$f"
 	done
 	ct_write /usr/local/share/sockd-test/nodeapp.js 0644 <"$src/examples/node/server.js"
@@ -96,7 +96,7 @@ sockd_wait_pid_change() {
 	local old=$1 url=$2 out i
 	for ((i = 0; i < 150; i++)); do
 		out=$(ct curl -sf "$url") || true
-		if [[ -n $out && $out != *" pid=$old" ]]; then
+		if [[ -n $out && $out != *" pid=$old "* ]]; then
 			echo "$out"
 			return 0
 		fi
@@ -129,4 +129,43 @@ sockd_assert_no_sanitizer_reports() {
 	ct_journal_sync
 	reports=$(ct journalctl -b --no-pager -o cat | grep -E 'AddressSanitizer|LeakSanitizer|runtime error:' | head -n 20 || true)
 	assert_eq "$reports" "" "no sanitizer report in the journal"
+}
+
+# sockd_nginx_conf_apps APP:WORKERS...: an nginx config with, per app, an upstream of
+# all its workers at /APP/ and one per worker at /APP/wN/. Prints the file's path.
+sockd_nginx_conf_apps() {
+	local conf=$CT_BASE/nginx-apps.conf spec app n i
+	{
+		printf '%s\n' 'user www-data;' 'worker_processes 2;' 'error_log stderr warn;' \
+			'events { worker_connections 2048; }' 'http {' '    access_log off;' \
+			'    proxy_http_version 1.1;' '    proxy_set_header Connection "";' \
+			'    proxy_read_timeout 120s;'
+		for spec in "$@"; do
+			app=${spec%%:*} n=${spec##*:}
+			printf '    upstream %s {\n' "$app"
+			for ((i = 0; i < n; i++)); do
+				printf '        server unix:/run/%s/%s.%d.sock max_fails=0;\n' "$app" "$app" "$i"
+			done
+			printf '        keepalive 32;\n        keepalive_timeout 5s;\n    }\n'
+			for ((i = 0; i < n; i++)); do
+				printf '    upstream %s_w%d { server unix:/run/%s/%s.%d.sock max_fails=0; keepalive 8; keepalive_timeout 5s; }\n' \
+					"$app" "$i" "$app" "$app" "$i"
+			done
+		done
+		printf '    server {\n        listen 127.0.0.1:8080;\n'
+		for spec in "$@"; do
+			app=${spec%%:*} n=${spec##*:}
+			printf '        location /%s/ { proxy_pass http://%s; }\n' "$app" "$app"
+			for ((i = 0; i < n; i++)); do
+				printf '        location /%s/w%d/ { proxy_pass http://%s_w%d; }\n' "$app" "$i" "$app" "$i"
+			done
+		done
+		printf '    }\n}\n'
+	} >"$conf"
+	echo "$conf"
+}
+
+# sockd_field KEY TEXT: the value of KEY= in an app's response line.
+sockd_field() {
+	sed -n "s/.*[ ^]$1=\\([^ ]*\\).*/\\1/p" <<<" $2"
 }
