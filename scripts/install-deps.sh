@@ -10,6 +10,10 @@ packages=(
         systemd systemd-container util-linux dbus
         # what runs in front of and beside the apps
         nginx-light wrk curl procps
+        # sockdctl -H is tested over ssh into the test container
+        openssh-server openssh-client
+        # sockdctl --user is tested against a lingering user's manager
+        dbus-user-session
 )
 # Node is the runtime of the node-ipc test app; keep a Node that is already there.
 command -v node >/dev/null || packages+=(nodejs)

@@ -833,7 +833,7 @@ START_TEST(test_search_path) {
         _cleanup_strv_free_ char **l = NULL;
 
         ck_assert_int_eq(unsetenv("SOCKD_CONFIG_PATH"), 0);
-        l = config_search_path();
+        l = config_search_path(false);
         ck_assert_uint_eq(strv_length(l), 3);
         ck_assert_str_eq(l[0], "/etc/sockd");
         ck_assert_str_eq(l[1], "/run/sockd");
@@ -841,20 +841,20 @@ START_TEST(test_search_path) {
         l = strv_free(l);
 
         ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", "/tmp/one:/tmp/two", 1), 0);
-        l = config_search_path();
+        l = config_search_path(false);
         ck_assert_uint_eq(strv_length(l), 2);
         ck_assert_str_eq(l[0], "/tmp/one");
         ck_assert_str_eq(l[1], "/tmp/two");
         l = strv_free(l);
 
         ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", "/only", 1), 0);
-        l = config_search_path();
+        l = config_search_path(false);
         ck_assert_uint_eq(strv_length(l), 1);
         ck_assert_str_eq(l[0], "/only");
         l = strv_free(l);
 
         ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", ":/a::/b:", 1), 0);
-        l = config_search_path();
+        l = config_search_path(false);
         ck_assert_uint_eq(strv_length(l), 2);
         ck_assert_str_eq(l[0], "/a");
         ck_assert_str_eq(l[1], "/b");
@@ -868,7 +868,7 @@ START_TEST(test_search_path_used_for_enumerate) {
         touch(d2, "web.conf");
         ck_assert_int_ge(asprintf(&env, "%s:%s", d1, d2), 0);
         ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", env, 1), 0);
-        dirs = config_search_path();
+        dirs = config_search_path(false);
         ck_assert_int_eq(config_enumerate(dirs, &paths), 0);
         ck_assert_uint_eq(strv_length(paths), 1);
         ck_assert_int_ge(asprintf(&e, "%s/web.conf", d2), 0);

@@ -334,7 +334,7 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 /* PropertiesChanged of every worker, before any request is sent, so no answer is lost. */
 static int app_watch(sd_bus *bus, App *a) {
         for (unsigned i = 0; i < a->n_workers; i++) {
-                int r = sd_bus_match_signal(bus, &a->workers[i].slot, SYSTEMD_DESTINATION, a->workers[i].service_path,
+                int r = sd_bus_match_signal(bus, &a->workers[i].slot, bus_systemd_sender(bus), a->workers[i].service_path,
                                             "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                             on_properties_changed, &a->workers[i]);
                 if (r < 0)

@@ -20,6 +20,7 @@
 #define DEFAULT_GENERATOR_DIR "/run/systemd/generator"
 
 static bool arg_dry_run = false;
+static bool arg_user = false; /* for a user's service manager */
 
 static int help(void) {
         printf("%s NORMAL_DIR [EARLY_DIR LATE_DIR]\n"
@@ -29,18 +30,21 @@ static int help(void) {
                "  -h --help       Show this help\n"
                "     --version    Show the version\n"
                "  -n --dry-run    Print what would be generated for the given apps or\n"
-               "                  files (all apps if none), write nothing\n\n"
+               "                  files (all apps if none), write nothing\n"
+               "     --user       For the user's service manager: configs in\n"
+               "                  ~/.config/sockd (implied when systemd --user runs it)\n\n"
                "See the sockd-generator(8) man page for details.\n",
                program_invocation_short_name, program_invocation_short_name);
         return 0;
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_USER };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "dry-run", no_argument, NULL, 'n' },
+                { "user", no_argument, NULL, ARG_USER },
                 {}
         };
         int c;
@@ -54,6 +58,9 @@ static int parse_argv(int argc, char *argv[]) {
                         return 0;
                 case 'n':
                         arg_dry_run = true;
+                        break;
+                case ARG_USER:
+                        arg_user = true;
                         break;
                 case '?':
                         return -EINVAL;
@@ -174,7 +181,7 @@ static int load(const char *path, AppConfig **ret) {
         /* Messages about this file carry SOCKD_APP=, so journalctl SOCKD_APP=x finds them. */
         if (app_name_from_path(path, &app) >= 0)
                 log_set_app(app, -1);
-        r = app_config_load(path, ret, &error);
+        r = app_config_load_scope(path, arg_user, ret, &error);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
@@ -223,7 +230,10 @@ static int run(int argc, char *argv[]) {
         if (r <= 0)
                 return r;
 
-        search = config_search_path();
+        /* systemd(1) tells generators which manager runs them. */
+        if (streq(strempty(getenv("SYSTEMD_SCOPE")), "user"))
+                arg_user = true;
+        search = config_search_path(arg_user);
         if (!search)
                 return log_oom();
 

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <stdio.h>
+
 #include "bus-util.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -10,7 +12,28 @@
 int bus_connect_transport(BusTransport transport, const char *host, bool user, sd_bus **ret) {
         switch (transport) {
         case BUS_TRANSPORT_LOCAL:
-                return user ? sd_bus_open_user(ret) : sd_bus_open_system(ret);
+                if (user) {
+                        /* As systemctl --user does: the manager's private socket first, which
+                         * needs no session bus; then the session bus. */
+                        _cleanup_free_ char *address = NULL;
+                        const char *rt = getenv("XDG_RUNTIME_DIR");
+                        sd_bus *bus = NULL;
+                        int r;
+
+                        if (rt && asprintf(&address, "unix:path=%s/systemd/private", rt) >= 0 &&
+                            sd_bus_new(&bus) >= 0) {
+                                r = sd_bus_set_address(bus, address);
+                                if (r >= 0)
+                                        r = sd_bus_start(bus);
+                                if (r >= 0) {
+                                        *ret = bus;
+                                        return 0;
+                                }
+                                sd_bus_unref(bus);
+                        }
+                        return sd_bus_open_user(ret);
+                }
+                return sd_bus_open_system(ret);
         case BUS_TRANSPORT_REMOTE:
                 if (user)
                         return -EOPNOTSUPP;
@@ -21,6 +44,10 @@ int bus_connect_transport(BusTransport transport, const char *host, bool user, s
                 return sd_bus_open_system_machine(ret, host);
         }
         return -EINVAL;
+}
+
+const char *bus_systemd_sender(sd_bus *bus) {
+        return sd_bus_is_bus_client(bus) ? SYSTEMD_DESTINATION : NULL;
 }
 
 uint64_t now_monotonic(void) {
@@ -132,8 +159,8 @@ int job_waiter_new(sd_bus *bus, JobWaiter **ret) {
                 return -ENOMEM;
         w->bus = sd_bus_ref(bus);
 
-        r = sd_bus_match_signal(bus, &w->slot, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
-                                on_job_removed, w);
+        r = sd_bus_match_signal(bus, &w->slot, bus_systemd_sender(bus), SYSTEMD_PATH, SYSTEMD_MANAGER,
+                                "JobRemoved", on_job_removed, w);
         if (r >= 0) {
                 sd_bus_error error = SD_BUS_ERROR_NULL;
 

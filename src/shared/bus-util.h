@@ -47,5 +47,9 @@ int bus_run_until(sd_bus *bus, bool (*done)(void *userdata), void *userdata, uin
 
 uint64_t now_monotonic(void);
 
+/* Signals from systemd carry its bus name, but not on the manager's private socket
+ * (peer to peer, no names): the sender to match on, or NULL. */
+const char *bus_systemd_sender(sd_bus *bus);
+
 /* A message for a failed bus call that tells the user what to do. */
 const char *bus_error_hint(const sd_bus_error *error, int r);

@@ -406,6 +406,10 @@ static int config_handler(void *userdata, const char *section, const char *name,
         key = config_key_find(section, name, &idx);
         if (!key)
                 return parse_error(s, s->line, -EINVAL, "%s: unknown key in section [%s]", name, section), 0;
+        if (s->config->user_scope && key->parse == parse_user)
+                return parse_error(s, s->line, -EINVAL,
+                                   "%s: not available to a user's service manager: the app and its sockets "
+                                   "belong to the user who runs it", name), 0;
 
         field = (uint8_t *) s->config + key->offset;
 
@@ -522,17 +526,23 @@ static int config_finish(ParseState *s) {
         if (!c->exec)
                 return parse_error(s, 0, -EINVAL, "[App] Exec= is required (the command that runs the app)");
 
-        if (!c->socket_directory && asprintf(&c->socket_directory, "/run/%s", c->name) < 0)
-                return -ENOMEM;
+        if (!c->socket_directory) {
+                _cleanup_free_ char *base = c->user_scope ? user_runtime_dir() : strdup("/run");
+
+                if (!base || asprintf(&c->socket_directory, "%s/%s", base, c->name) < 0)
+                        return -ENOMEM;
+        }
         if (!c->socket_name && asprintf(&c->socket_name, "%s.{worker}.sock", c->name) < 0)
                 return -ENOMEM;
         if (c->workers > 1 && !strstr(c->socket_name, "{worker}"))
                 return parse_error(s, key_line(s, "Socket", "Name"), -EINVAL,
                                    "Name: '%s' must contain {worker} when Workers=%u, or all workers would share one socket",
                                    c->socket_name, c->workers);
-        if (!c->socket_user && !(c->socket_user = strdup(c->user ?: "root")))
+        if (c->user_scope)
+                ; /* the user's own sockets: no owner or group to set */
+        else if (!c->socket_user && !(c->socket_user = strdup(c->user ?: "root")))
                 return -ENOMEM;
-        if (!c->socket_group) {
+        if (!c->socket_group && !c->user_scope) {
                 /* nginx's group on Debian and Ubuntu; elsewhere it must be named. */
                 errno = 0;
                 if (!getgrnam("www-data"))
@@ -560,6 +570,10 @@ static int config_finish(ParseState *s) {
 }
 
 int app_config_load(const char *path, AppConfig **ret, char **ret_error) {
+        return app_config_load_scope(path, false, ret, ret_error);
+}
+
+int app_config_load_scope(const char *path, bool user_scope, AppConfig **ret, char **ret_error) {
         _cleanup_app_config_ AppConfig *c = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         ParseState s = { .path = path };
@@ -573,6 +587,7 @@ int app_config_load(const char *path, AppConfig **ret, char **ret_error) {
                 return -ENOMEM;
         s.config = c;
         config_set_defaults(c);
+        c->user_scope = user_scope;
 
         c->path = strdup(path);
         if (!c->path)
@@ -635,7 +650,16 @@ char *app_config_socket_path(const AppConfig *c, unsigned worker) {
         return p;
 }
 
-char **config_search_path(void) {
+char *user_runtime_dir(void) {
+        const char *e = getenv("XDG_RUNTIME_DIR");
+        char *p;
+
+        if (e && path_is_absolute(e))
+                return strdup(e);
+        return asprintf(&p, "/run/user/%u", (unsigned) getuid()) < 0 ? NULL : p;
+}
+
+char **config_search_path(bool user_scope) {
         const char *e = getenv("SOCKD_CONFIG_PATH");
         char **l = NULL;
 
@@ -651,13 +675,28 @@ char **config_search_path(void) {
                 if (l)
                         return l;
         }
+        if (user_scope) {
+                const char *config = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+                _cleanup_free_ char *runtime = user_runtime_dir();
+                char *p;
+
+                if (config && path_is_absolute(config)) {
+                        if (asprintf(&p, "%s/sockd", config) < 0 || strv_consume(&l, p) < 0)
+                                return strv_free(l);
+                } else if (home && path_is_absolute(home)) {
+                        if (asprintf(&p, "%s/.config/sockd", home) < 0 || strv_consume(&l, p) < 0)
+                                return strv_free(l);
+                }
+                if (!runtime || asprintf(&p, "%s/sockd", runtime) < 0 || strv_consume(&l, p) < 0)
+                        return strv_free(l);
+                return l;
+        }
         if (strv_extend(&l, "/etc/sockd") < 0 || strv_extend(&l, "/run/sockd") < 0 ||
             strv_extend(&l, "/usr/lib/sockd") < 0)
                 return strv_free(l);
         return l;
 }
 
-/* By app name: "a" before "a-b", which a comparison of "a.conf" and "a-b.conf" gets wrong. */
 static int path_compare_by_name(const void *a, const void *b) {
         const char *x = strrchr(*(char *const *) a, '/') + 1, *y = strrchr(*(char *const *) b, '/') + 1;
         size_t xl = strlen(x) - strlen(SOCKD_CONFIG_SUFFIX), yl = strlen(y) - strlen(SOCKD_CONFIG_SUFFIX);

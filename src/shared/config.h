@@ -30,7 +30,8 @@ const char *suspend_mode_to_string(SuspendMode m);
 SuspendMode suspend_mode_from_string(const char *s);
 
 typedef struct AppConfig {
-        char *path; /* the file it came from */
+        bool user_scope; /* for a user's service manager (systemd --user) */
+        char *path;      /* the file it came from */
         char *name; /* APP: the file's basename, the unit prefix */
 
         /* [App] */
@@ -50,7 +51,7 @@ typedef struct AppConfig {
         /* [Socket] */
         char *socket_directory;
         char *socket_name; /* may hold {worker} */
-        char *socket_user;
+        char *socket_user;  /* NULL in user scope: the user's own */
         char *socket_group;
         mode_t socket_mode;
         unsigned backlog;
@@ -71,12 +72,21 @@ int app_name_from_path(const char *path, char **ret);
  * logged: the caller decides. */
 int app_config_load(const char *path, AppConfig **ret, char **ret_error);
 
+/* The same for a user's service manager: no User=/Group= keys (the app runs as the
+ * user), sockets under $XDG_RUNTIME_DIR by default. */
+int app_config_load_scope(const char *path, bool user_scope, AppConfig **ret, char **ret_error);
+
 /* The worker's socket path, "{worker}" replaced by @worker. */
 char *app_config_socket_path(const AppConfig *c, unsigned worker);
 
-/* The search path, highest priority first. $SOCKD_CONFIG_PATH (colon separated)
- * replaces it, for tests and for running from a build tree. */
-char **config_search_path(void);
+/* The search path, highest priority first: /etc/sockd, /run/sockd, /usr/lib/sockd, or
+ * for a user's manager $XDG_CONFIG_HOME/sockd (~/.config/sockd) and
+ * $XDG_RUNTIME_DIR/sockd. $SOCKD_CONFIG_PATH (colon separated) replaces it, for tests
+ * and for running from a build tree. */
+char **config_search_path(bool user_scope);
+
+/* $XDG_RUNTIME_DIR, or /run/user/UID. */
+char *user_runtime_dir(void);
 
 /* All "*.conf" files of the search path, the first of each name winning, sorted by
  * app name. Unreadable directories are skipped (ENOENT silently). */

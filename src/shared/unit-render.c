@@ -189,6 +189,8 @@ static int render_credentials(const AppConfig *c, char **ret) {
         _cleanup_free_ char *block = NULL;
         int r;
 
+        if (c->user_scope) /* the user's own manager runs everything as the user */
+                return (*ret = strdup("")) ? 0 : -ENOMEM;
         if (c->user)
                 r = append_linef(&block, "User=%s", c->user);
         else {
@@ -292,8 +294,11 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                 "SOCKET", socket,
                 "SOCKET_ARG", socket_q,
                 "SOCKET_DIRECTORY", c->socket_directory,
-                "SOCKET_USER", c->socket_user,
-                "SOCKET_GROUP", c->socket_group,
+                "SOCKET_USER", strempty(c->socket_user),
+                "SOCKET_GROUP", strempty(c->socket_group),
+                /* Prefixes what only the system manager can do: commented out for users. */
+                "SYSTEM", c->user_scope ? "#" : "",
+                "TMPFILES_SCOPE", c->user_scope ? "--user " : "",
                 "SOCKET_MODE", mode,
                 "BACKLOG", backlog,
                 "TMPFILES", tmpfiles_q,
@@ -311,8 +316,9 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
         if (r >= 0 &&
             asprintf(&u.tmpfiles,
                      "# Socket directory of the sockd app %s, from %s.\n"
-                     "d %s 2750 %s %s -\n",
-                     c->name, c->path, c->socket_directory, c->socket_user, c->socket_group) < 0)
+                     "d %s %s %s %s -\n",
+                     c->name, c->path, c->socket_directory, c->user_scope ? "0750" : "2750",
+                     c->user_scope ? "-" : c->socket_user, c->user_scope ? "-" : c->socket_group) < 0)
                 r = -ENOMEM;
         if (r < 0) {
                 app_units_done(&u);

@@ -189,6 +189,63 @@ assert_eq "$rc" 1 "restart of a suspended app is refused"
 assert_match "$err" "is suspended: 'sockdctl resume held' first" "and says to resume first"
 ct sockdctl -q resume held
 
+# ---- remotely: -H root@localhost over ssh and systemd-stdio-bridge ----
+ct_sh 'set -e; mkdir -p /root/.ssh; chmod 700 /root/.ssh
+ssh-keygen -q -t ed25519 -N "" -f /root/.ssh/id_sockd_test
+cat /root/.ssh/id_sockd_test.pub >>/root/.ssh/authorized_keys
+printf "Host localhost\n  IdentityFile /root/.ssh/id_sockd_test\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n" >/root/.ssh/config'
+ct systemctl start ssh.service
+remote=$(ct sockdctl -H root@localhost status web 2>&1) || true
+assert_match "$remote" $'\nweb@0.service +serving ' "status over -H root@localhost"
+gens=$(ct sockdctl status web --json | python3 -c 'import json,sys; print(" ".join(str(w["generation"]) for w in json.load(sys.stdin)))')
+ct_sh 'wrk -t2 -c16 -d6s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/web/ >/run/sockd-test/wrk-remote.txt 2>&1 &'
+sleep 1
+if out=$(ct sockdctl -H root@localhost restart web 2>&1); then ok "restart over -H root@localhost succeeds"; else fail "restart over -H root@localhost succeeds"; fi
+echo "$out" | sed 's/^/# /'
+new_gens=$(ct sockdctl status web --json | python3 -c 'import json,sys; print(" ".join(str(w["generation"]) for w in json.load(sys.stdin)))')
+read -r -a g0 <<<"$gens"
+read -r -a g1 <<<"$new_gens"
+assert_eq "${g1[0]} ${g1[1]} ${g1[2]}" "$((g0[0] + 1)) $((g0[1] + 1)) $((g0[2] + 1))" "every worker moved one generation on, remotely"
+ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
+sockd_assert_wrk_clean /run/sockd-test/wrk-remote.txt "remote restart under load"
+ct touch /run/sockd-test/web-fail-0
+err=$(ct sockdctl -H root@localhost restart web 2>&1) && rc=0 || rc=$?
+ct rm -f /run/sockd-test/web-fail-0
+assert_eq "$rc" 1 "a failing release over -H exits 1 too"
+assert_match "$err" 'web@0.service: generation [0-9]+ \(pid [0-9]+\) exited with status 3 before it was ready' "and names the worker and cause"
+
+# ---- --user: a lingering user's own manager, configs in ~/.config/sockd ----
+ct useradd --create-home --shell /bin/bash devuser
+uid=$(ct id -u devuser)
+ct_write /home/devuser/.config/sockd/mine.conf <<'EOF'
+[App]
+Exec=/usr/bin/python3 /usr/local/share/sockd-test/pyapp.py
+Environment=PYAPP_FAIL_FLAG=/run/sockd-test/mine-fail-{worker}
+Workers=2
+ReadyTimeoutSec=3s
+EOF
+ct chown -R devuser: /home/devuser/.config
+ct loginctl enable-linger devuser
+ct_wait_active "user@$uid.service" 30 || ct_dump_unit "user@$uid.service"
+as_dev=(runuser -u devuser -- env "XDG_RUNTIME_DIR=/run/user/$uid")
+ct "${as_dev[@]}" systemctl --user daemon-reload
+out=$(ct "${as_dev[@]}" sockdctl --user start mine 2>&1) || true
+assert_match "$out" '^Started mine: 2 workers' "sockdctl --user start mine"
+st=$(ct "${as_dev[@]}" sockdctl --user status mine --json 2>&1)
+assert_eq "$(python3 -c 'import json,sys; print(" ".join("%s/%d" % (w["state"], w["generation"]) for w in json.load(sys.stdin)))' <<<"$st" 2>&1)" \
+	"serving/1 serving/1" "sockdctl --user status: both workers serve generation 1"
+assert_match "$(ct "${as_dev[@]}" curl -sf --unix-socket "/run/user/$uid/mine/mine.1.sock" http://localhost/)" '^app=mine worker=1 generation=1 ' \
+	"the user's app serves on \$XDG_RUNTIME_DIR/mine/mine.1.sock"
+out=$(ct "${as_dev[@]}" sockdctl --user restart mine 2>&1) || fail "sockdctl --user restart mine exits 0"
+assert_match "$out" 'mine@1.service: generation 1 -> 2' "sockdctl --user restart moves the user's workers on"
+ct touch /run/sockd-test/mine-fail-0
+err=$(ct "${as_dev[@]}" sockdctl --user restart mine 2>&1) && rc=0 || rc=$?
+ct rm -f /run/sockd-test/mine-fail-0
+assert_eq "$rc" 1 "a failing release under --user exits 1"
+assert_match "$err" 'mine@0.service: generation 3 \(pid [0-9]+\) exited with status 3 before it was ready' "and names the worker and cause"
+assert_match "$(ct "${as_dev[@]}" curl -sf --unix-socket "/run/user/$uid/mine/mine.0.sock" http://localhost/)" 'generation=2 ' \
+	"the user's old generation still serves"
+
 # ---- errors ----
 err=$(ct sockdctl resume web 2>&1) && rc=0 || rc=$?
 assert_eq "$rc" 1 "resume with nothing suspended exits 1"
