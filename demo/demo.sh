@@ -1,8 +1,9 @@
 #!/bin/bash
 # The sockd demo: builds sockd, boots a throwaway systemd in a container (the host is
 # not touched), serves the example Node app with 3 workers behind nginx over systemd-
-# owned UNIX sockets, shows `systemctl status`, then reloads every worker while wrk
-# sends GETs and POSTs through nginx, and prints the request counts and errors.
+# owned UNIX sockets, shows `systemctl status`, then reloads every worker and restarts
+# the whole app with sockdctl while wrk sends GETs and POSTs through nginx, and prints
+# the request counts and errors.
 #
 # Usage: sudo bash demo/demo.sh   (root: it mounts an overlay and runs systemd-nspawn)
 set -euo pipefail
@@ -73,8 +74,8 @@ for _ in 1 2 3; do ct curl -s http://127.0.0.1:8080/; done
 say "systemctl status hello@1"
 ct systemctl status --no-pager --lines=5 hello@1.service || true
 
-say "Reloading all three workers while wrk sends GET and POST through nginx (12 s)"
-ct_sh 'wrk -t2 -c32 -d12s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/ >/run/demo-wrk.txt 2>&1 &'
+say "Reloading each worker, then restarting the whole app, while wrk sends GET and POST through nginx (14 s)"
+ct_sh 'wrk -t2 -c32 -d14s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/ >/run/demo-wrk.txt 2>&1 &'
 sleep 3
 for i in 0 1 2; do
 	start=$(date +%s.%N)
@@ -82,21 +83,24 @@ for i in 0 1 2; do
 	printf 'systemctl reload hello@%d: done in %.2f s, %s\n' "$i" "$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')" \
 		"$(ct systemctl show -P StatusText "hello@$i.service")"
 done
+sleep 2
+echo "sockdctl restart hello (all-or-nothing: three new generations, then the switch):"
+ct sockdctl restart hello
 ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
 
-say "wrk through nginx during the reloads"
+say "wrk through nginx during the reloads and the restart"
 ct cat /run/demo-wrk.txt
 summary=$(ct grep '^sockd: ' /run/demo-wrk.txt)
 read -r requests non2xx errors < <(sed -E 's/.*requests=([0-9]+) non2xx=([0-9]+) connect=([0-9]+) read=([0-9]+) write=([0-9]+) timeout=([0-9]+).*/\1 \2 \3+\4+\5+\6/' <<<"$summary" | awk '{ split($3, e, "+"); print $1, $2, e[1]+e[2]+e[3]+e[4] }')
 printf '\nrequests: %s   non-2xx responses: %s   socket errors: %s\n' "$requests" "$non2xx" "$errors"
 
-say "Every worker now serves generation 2"
-for i in 0 1 2; do ct systemctl show -P StatusText "hello@$i.service"; done
+say "sockdctl status hello: every worker now serves generation 3"
+ct sockdctl status hello
 
 say "Powering the container off"
 ct_shutdown
 if [[ $non2xx == 0 && $errors == 0 ]]; then
-	echo "demo: zero failed requests across three reloads."
+	echo "demo: zero failed requests across three reloads and one app restart."
 else
 	echo "demo: $non2xx non-2xx responses and $errors socket errors." >&2
 	exit 1
