@@ -32,11 +32,10 @@ ninja -C build-demo
 say "Booting a throwaway systemd $(systemctl --version | head -n1 | cut -d' ' -f2) in a container"
 ct_boot
 sockd_install build-demo "$src"
-ct_write /usr/local/share/sockd/examples/node/server.js 0644 <examples/node/server.js
 
 say "Writing /etc/sockd/hello.conf and starting hello.target"
-# The example says /usr/bin/node, Debian's path; use this machine's node.
-sed "s|/usr/bin/node|$(command -v node)|" examples/node/hello.conf | ct_write /etc/sockd/hello.conf
+# The installed example config says /usr/bin/node, Debian's path; use this machine's node.
+sed "s|/usr/bin/node|$(command -v node)|" build-demo/examples/hello.conf | ct_write /etc/sockd/hello.conf
 ct cat /etc/sockd/hello.conf
 ct systemctl daemon-reload
 ct systemctl start hello.target

@@ -14,6 +14,8 @@ packages=(
         openssh-server openssh-client
         # sockdctl --user is tested against a lingering user's manager
         dbus-user-session
+        # the Debian package is built and installed by the integration suite
+        debhelper dpkg-dev fakeroot
 )
 # Node is the runtime of the node-ipc test app; keep a Node that is already there.
 command -v node >/dev/null || packages+=(nodejs)

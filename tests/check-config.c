@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <check.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +49,13 @@ static const char *current_case = "";
 
 /* Loads @path expecting @code, and checks the message is "'PATH':LINE: @message..."
  * (or "'PATH': @message..." when @line is 0) and that *ret was not touched. */
-static void assert_load_error_path(const char *path, int code, unsigned line, const char *message) {
+static void assert_load_error_path_scope(const char *path, bool user_scope, int code, unsigned line,
+                                         const char *message) {
         _cleanup_free_ char *error = NULL, *expected = NULL;
         AppConfig sentinel, *c = &sentinel;
         int r;
 
-        r = app_config_load(path, &c, &error);
+        r = app_config_load_scope(path, user_scope, &c, &error);
         ck_assert_msg(r == code, "%s: expected %d (%s), got %d (%s), message: %s", current_case, code, strerror(-code),
                       r, r < 0 ? strerror(-r) : "success", error ?: "(none)");
         ck_assert_ptr_eq(c, &sentinel);
@@ -67,8 +69,12 @@ static void assert_load_error_path(const char *path, int code, unsigned line, co
                       current_case, error, expected);
 
         /* Without ret_error the error code is the same and nothing leaks. */
-        ck_assert_int_eq(app_config_load(path, &c, NULL), code);
+        ck_assert_int_eq(app_config_load_scope(path, user_scope, &c, NULL), code);
         ck_assert_ptr_eq(c, &sentinel);
+}
+
+static void assert_load_error_path(const char *path, int code, unsigned line, const char *message) {
+        assert_load_error_path_scope(path, false, code, line, message);
 }
 
 static void assert_load_error_data(const void *data, size_t len, int code, unsigned line, const char *message) {
@@ -429,7 +435,7 @@ static const struct error_case {
         { "Directory //", B "[Socket]\nDirectory=/run//myapp\n", -EINVAL, 4,
           "Directory: must be an absolute, normalized path, got '/run//myapp'" },
         { "Directory with spaces", B "[Socket]\nDirectory=/run/my app\n", -EINVAL, 4,
-          "Directory: must not contain spaces, quotes, '%' or '$', got '/run/my app'" },
+          "Directory: must not contain spaces, quotes, '%', '$' or braces ({worker} goes in Name=), got '/run/my app'" },
         { "Directory with %", B "[Socket]\nDirectory=/run/app%i\n", -EINVAL, 4, "Directory: must not contain spaces" },
         { "Directory with $", B "[Socket]\nDirectory=/run/$APP\n", -EINVAL, 4, "Directory: must not contain spaces" },
         { "Name with /", B "[Socket]\nName=a/b.sock\n", -EINVAL, 4, "Name: must be a file name without '/', got 'a/b.sock'" },
@@ -466,6 +472,9 @@ static const struct error_case {
         { "Directory=/var/lib", B "[Socket]\nDirectory=/var/lib\n", -EINVAL, 4, "Directory: '/var/lib' is a shared" },
         { "Directory=/run/systemd", B "[Socket]\nDirectory=/run/systemd/\n", -EINVAL, 4, "Directory: must be an absolute" },
         { "Directory=/run/systemd", B "[Socket]\nDirectory=/run/systemd\n", -EINVAL, 4, "Directory: '/run/systemd' is a shared" },
+        { "Directory=/run/user/1000", B "[Socket]\nDirectory=/run/user/1000\n", -EINVAL, 4, "Directory: '/run/user/1000' is a shared" },
+        { "Directory=/home/alice", B "[Socket]\nDirectory=/home/alice\n", -EINVAL, 4, "Directory: '/home/alice' is a shared" },
+        { "Directory with {worker}", B "[Socket]\nDirectory=/run/a{worker}\n", -EINVAL, 4, "Directory: must not contain spaces" },
         { "syntax error comes first", "[App]\nExec=/bin/true\njunk\nWorkers=0\n", -EINVAL, 3,
           "syntax error, expected 'Key=value', '[Section]' or a comment" },
         { "BOM does not hide a duplicate section", "\xEF\xBB\xBF[App]\nExec=/bin/true\n[App]\n", -EINVAL, 3,
@@ -810,23 +819,29 @@ START_TEST(test_enumerate_and_find) {
 }
 END_TEST
 
-static char *saved_config_path;
-static bool had_config_path;
+/* What the search paths and user-scope defaults read; the tests set them freely. */
+static const char *const saved_env_names[] = { "SOCKD_CONFIG_PATH", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "HOME" };
+static char *saved_env[ELEMENTSOF(saved_env_names)];
+static bool had_env[ELEMENTSOF(saved_env_names)];
 
 static void save_env(void) {
-        const char *e = getenv("SOCKD_CONFIG_PATH");
+        for (size_t i = 0; i < ELEMENTSOF(saved_env_names); i++) {
+                const char *e = getenv(saved_env_names[i]);
 
-        had_config_path = e != NULL;
-        saved_config_path = e ? strdup(e) : NULL;
+                had_env[i] = e != NULL;
+                saved_env[i] = e ? strdup(e) : NULL;
+        }
 }
 
 static void restore_env(void) {
-        if (had_config_path)
-                setenv("SOCKD_CONFIG_PATH", saved_config_path, 1);
-        else
-                unsetenv("SOCKD_CONFIG_PATH");
-        free(saved_config_path);
-        saved_config_path = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(saved_env_names); i++) {
+                if (had_env[i])
+                        setenv(saved_env_names[i], saved_env[i], 1);
+                else
+                        unsetenv(saved_env_names[i]);
+                free(saved_env[i]);
+                saved_env[i] = NULL;
+        }
 }
 
 START_TEST(test_search_path) {
@@ -898,6 +913,290 @@ START_TEST(test_enum_strings) {
 }
 END_TEST
 
+/* ---- a user's service manager ---- */
+
+static AppConfig *load_user_ok_named(const char *name, const char *content) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, name, content), *error = NULL;
+        AppConfig *c = NULL;
+        int r;
+
+        r = app_config_load_scope(path, true, &c, &error);
+        ck_assert_msg(r == 0, "loading for a user\n%s\nfailed: %s (%d)", content, error ?: "(no message)", r);
+        ck_assert_ptr_null(error);
+        ck_assert_ptr_nonnull(c);
+        ck_assert(c->user_scope);
+        ck_assert_str_eq(c->path, path);
+        return c;
+}
+
+static AppConfig *load_user_ok(const char *content) {
+        return load_user_ok_named("myapp.conf", content);
+}
+
+#define NOT_FOR_USERS "not available to a user's service manager"
+
+START_TEST(test_user_scope_rejects_credentials) {
+        const struct {
+                const char *before, *key, *after;
+                unsigned line;
+        } cases[] = {
+                { B, "User", "", 3 },
+                { B, "Group", "", 3 },
+                { B "[Socket]\n", "User", "", 4 },
+                { B "[Socket]\n", "Group", "", 4 },
+                { B "Workers=2\n[Socket]\nMode=0600\n", "Group", "Backlog=5\n", 6 },
+                { "[Socket]\n", "User", "[App]\nExec=/bin/true\n", 2 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *content = NULL, *path = NULL, *message = NULL;
+                _cleanup_app_config_ AppConfig *c = NULL;
+
+                /* A name that exists. */
+                ck_assert_int_ge(asprintf(&content, "%s%s=%s\n%s", cases[i].before, cases[i].key,
+                                          streq(cases[i].key, "User") ? test_root_user() : test_root_group(),
+                                          cases[i].after),
+                                 0);
+                path = test_write_file(tmpdir, "myapp.conf", content);
+                /* The system's manager takes the file: the scope is what refuses it. */
+                ck_assert_int_eq(app_config_load_scope(path, false, &c, NULL), 0);
+
+                current_case = content;
+                ck_assert_int_ge(asprintf(&message, "%s: " NOT_FOR_USERS, cases[i].key), 0);
+                assert_load_error_path_scope(path, true, -EINVAL, cases[i].line, message);
+        }
+
+        /* Whatever the value: the key itself is refused, before its value is looked at. */
+        {
+                static const char *const values[] = { "sockd-no-such-user", "1abc", "" };
+
+                for (size_t i = 0; i < ELEMENTSOF(values); i++) {
+                        _cleanup_free_ char *content = NULL, *path = NULL;
+
+                        ck_assert_int_ge(asprintf(&content, B "User=%s\n", values[i]), 0);
+                        path = test_write_file(tmpdir, "myapp.conf", content);
+                        current_case = content;
+                        assert_load_error_path_scope(path, true, -EINVAL, 3, "User: " NOT_FOR_USERS);
+                }
+        }
+
+        /* The first error still wins. */
+        {
+                _cleanup_free_ char *path = test_write_file(tmpdir, "myapp.conf", B "Workers=0\nUser=root\n");
+
+                current_case = "Workers=0 before User=";
+                assert_load_error_path_scope(path, true, -ERANGE, 3, "Workers: must be a number from 1 to 1024");
+        }
+}
+END_TEST
+
+START_TEST(test_user_scope_defaults) {
+        _cleanup_app_config_ AppConfig *c = NULL, *sys = NULL;
+        _cleanup_free_ char *p0 = NULL, *p3 = NULL;
+
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+        c = load_user_ok(B "Workers=4\n");
+
+        ck_assert_str_eq(c->name, "myapp");
+        ck_assert_str_eq(c->socket_directory, "/run/user/4242/myapp");
+        ck_assert_str_eq(c->socket_name, "myapp.{worker}.sock");
+        /* The user's own sockets: no owner or group, and no www-data needed. */
+        ck_assert_ptr_null(c->user);
+        ck_assert_ptr_null(c->group);
+        ck_assert_ptr_null(c->socket_user);
+        ck_assert_ptr_null(c->socket_group);
+        /* The rest as for the system. */
+        ck_assert_uint_eq(c->workers, 4);
+        ck_assert_int_eq(c->ready, READY_NOTIFY);
+        ck_assert_uint_eq(c->ready_timeout, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->stop_timeout, 30 * USEC_PER_SEC);
+        ck_assert_int_eq(c->suspend, SUSPEND_QUEUE);
+        ck_assert_uint_eq(c->socket_mode, 0660);
+        ck_assert_uint_eq(c->backlog, 4096);
+
+        p0 = app_config_socket_path(c, 0);
+        p3 = app_config_socket_path(c, 3);
+        ck_assert_str_eq(p0, "/run/user/4242/myapp/myapp.0.sock");
+        ck_assert_str_eq(p3, "/run/user/4242/myapp/myapp.3.sock");
+
+        /* The same file for the system: /run and the socket's owner and group. */
+        sys = load_ok(B "Workers=4\n");
+        ck_assert(!sys->user_scope);
+        ck_assert_str_eq(sys->socket_directory, "/run/myapp");
+        ck_assert_str_eq(sys->socket_user, "root");
+        ck_assert_ptr_nonnull(sys->socket_group);
+}
+END_TEST
+
+START_TEST(test_user_scope_runtime_dir_fallback) {
+        _cleanup_app_config_ AppConfig *c = NULL, *d = NULL;
+        _cleanup_free_ char *expected = NULL, *dir = NULL;
+
+        ck_assert_int_ge(asprintf(&expected, "/run/user/%u/myapp", (unsigned) getuid()), 0);
+
+        ck_assert_int_eq(unsetenv("XDG_RUNTIME_DIR"), 0);
+        c = load_user_ok(B);
+        ck_assert_str_eq(c->socket_directory, expected);
+
+        /* A relative one is no runtime directory either. */
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "run/user/4242", 1), 0);
+        d = load_user_ok(B);
+        ck_assert_str_eq(d->socket_directory, expected);
+
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "", 1), 0);
+        dir = user_runtime_dir();
+        expected[strlen(expected) - strlen("/myapp")] = 0;
+        ck_assert_str_eq(dir, expected);
+        free(dir);
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/77", 1), 0);
+        dir = user_runtime_dir();
+        ck_assert_str_eq(dir, "/run/user/77");
+}
+END_TEST
+
+START_TEST(test_user_scope_explicit_socket_keys) {
+        _cleanup_app_config_ AppConfig *c = NULL;
+
+        /* [Socket] keys other than User= and Group= work as for the system. */
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+        c = load_user_ok(B "[Socket]\nDirectory=/run/user/4242/web\nName=w.{worker}.sock\nMode=0600\nBacklog=16\n");
+        ck_assert_str_eq(c->socket_directory, "/run/user/4242/web");
+        ck_assert_str_eq(c->socket_name, "w.{worker}.sock");
+        ck_assert_uint_eq(c->socket_mode, 0600);
+        ck_assert_uint_eq(c->backlog, 16);
+        ck_assert_ptr_null(c->socket_user);
+        ck_assert_ptr_null(c->socket_group);
+}
+END_TEST
+
+START_TEST(test_user_scope_without_www_data) {
+        _cleanup_app_config_ AppConfig *c = NULL;
+        _cleanup_free_ char *path = NULL;
+        AppConfig *none = NULL;
+
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+        c = load_user_ok(B);
+        ck_assert_ptr_null(c->socket_group);
+
+        /* Where nginx's Debian group does not exist, only the system needs it named. */
+        errno = 0;
+        if (!getgrnam("www-data")) {
+                path = test_write_file(tmpdir, "myapp.conf", B);
+                ck_assert_int_eq(app_config_load_scope(path, false, &none, NULL), -ESRCH);
+                ck_assert_ptr_null(none);
+        } else
+                fprintf(stderr, "group www-data exists here: the system side of this test does not run\n");
+}
+END_TEST
+
+START_TEST(test_user_scope_socket_path_too_long) {
+        _cleanup_free_ char *runtime = NULL, *pad = repeat('r', 90), *path = NULL, *expected = NULL;
+
+        /* The default directory counts: a long $XDG_RUNTIME_DIR makes too long a path. */
+        ck_assert_int_ge(asprintf(&runtime, "/run/user/%s", pad), 0);
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", runtime, 1), 0);
+        path = test_write_file(tmpdir, "myapp.conf", B);
+        ck_assert_int_ge(asprintf(&expected, "Directory: socket path '%s/myapp/myapp.0.sock' is %zu bytes, the limit is 107",
+                                  runtime, strlen(runtime) + strlen("/myapp/myapp.0.sock")),
+                         0);
+        current_case = "long $XDG_RUNTIME_DIR";
+        assert_load_error_path_scope(path, true, -ENAMETOOLONG, 0, expected);
+}
+END_TEST
+
+START_TEST(test_search_path_user) {
+        _cleanup_strv_free_ char **l = NULL;
+        _cleanup_free_ char *fallback = NULL;
+
+        ck_assert_int_eq(unsetenv("SOCKD_CONFIG_PATH"), 0);
+        ck_assert_int_eq(setenv("XDG_CONFIG_HOME", "/home/u/cfg", 1), 0);
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+        ck_assert_int_eq(setenv("HOME", "/home/u", 1), 0);
+        l = config_search_path(true);
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/home/u/cfg/sockd");
+        ck_assert_str_eq(l[1], "/run/user/4242/sockd");
+        l = strv_free(l);
+
+        /* The system's path does not care about the user's variables. */
+        l = config_search_path(false);
+        ck_assert_uint_eq(strv_length(l), 3);
+        ck_assert_str_eq(l[0], "/etc/sockd");
+        l = strv_free(l);
+
+        /* Without $XDG_CONFIG_HOME (or with a relative one): ~/.config. */
+        ck_assert_int_eq(unsetenv("XDG_CONFIG_HOME"), 0);
+        l = config_search_path(true);
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/home/u/.config/sockd");
+        ck_assert_str_eq(l[1], "/run/user/4242/sockd");
+        l = strv_free(l);
+
+        ck_assert_int_eq(setenv("XDG_CONFIG_HOME", "cfg", 1), 0);
+        l = config_search_path(true);
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/home/u/.config/sockd");
+        l = strv_free(l);
+
+        /* Without $XDG_RUNTIME_DIR: /run/user/UID. */
+        ck_assert_int_eq(unsetenv("XDG_RUNTIME_DIR"), 0);
+        ck_assert_int_ge(asprintf(&fallback, "/run/user/%u/sockd", (unsigned) getuid()), 0);
+        l = config_search_path(true);
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/home/u/.config/sockd");
+        ck_assert_str_eq(l[1], fallback);
+        l = strv_free(l);
+
+        /* No home at all: only the runtime directory. */
+        ck_assert_int_eq(unsetenv("HOME"), 0);
+        l = config_search_path(true);
+        ck_assert_uint_eq(strv_length(l), 1);
+        ck_assert_str_eq(l[0], fallback);
+        l = strv_free(l);
+
+        /* $SOCKD_CONFIG_PATH replaces it for users too. */
+        ck_assert_int_eq(setenv("XDG_CONFIG_HOME", "/home/u/cfg", 1), 0);
+        ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", "/tmp/one:/tmp/two", 1), 0);
+        l = config_search_path(true);
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/tmp/one");
+        ck_assert_str_eq(l[1], "/tmp/two");
+        l = strv_free(l);
+
+        /* ... unless it names no directory at all. */
+        ck_assert_int_eq(setenv("SOCKD_CONFIG_PATH", ":", 1), 0);
+        l = config_search_path(true);
+        ck_assert_uint_eq(strv_length(l), 2);
+        ck_assert_str_eq(l[0], "/home/u/cfg/sockd");
+}
+END_TEST
+
+START_TEST(test_search_path_user_finds_configs) {
+        _cleanup_free_ char *cfg = mkdir_in("cfg"), *rt = mkdir_in("rt"), *d1 = NULL, *d2 = NULL, *e = NULL;
+        _cleanup_strv_free_ char **dirs = NULL, **paths = NULL;
+
+        ck_assert_int_ge(asprintf(&d1, "%s/sockd", cfg), 0);
+        ck_assert_int_eq(mkdir(d1, 0755), 0);
+        ck_assert_int_ge(asprintf(&d2, "%s/sockd", rt), 0);
+        ck_assert_int_eq(mkdir(d2, 0755), 0);
+        touch(d1, "web.conf");
+        touch(d2, "web.conf"); /* shadowed by the user's own */
+        touch(d2, "api.conf");
+
+        ck_assert_int_eq(unsetenv("SOCKD_CONFIG_PATH"), 0);
+        ck_assert_int_eq(setenv("XDG_CONFIG_HOME", cfg, 1), 0);
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", rt, 1), 0);
+        dirs = config_search_path(true);
+        ck_assert_int_eq(config_enumerate(dirs, &paths), 0);
+        ck_assert_uint_eq(strv_length(paths), 2);
+        ck_assert_int_ge(asprintf(&e, "%s/api.conf", d2), 0);
+        ck_assert_str_eq(paths[0], e);
+        free(e);
+        ck_assert_int_ge(asprintf(&e, "%s/web.conf", d1), 0);
+        ck_assert_str_eq(paths[1], e);
+}
+END_TEST
+
 Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc;
@@ -940,6 +1239,19 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_search_path);
         tcase_add_test(tc, test_search_path_used_for_enumerate);
         tcase_add_test(tc, test_enum_strings);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("user-scope");
+        tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
+        tcase_add_checked_fixture(tc, save_env, restore_env);
+        tcase_add_test(tc, test_user_scope_rejects_credentials);
+        tcase_add_test(tc, test_user_scope_defaults);
+        tcase_add_test(tc, test_user_scope_runtime_dir_fallback);
+        tcase_add_test(tc, test_user_scope_explicit_socket_keys);
+        tcase_add_test(tc, test_user_scope_without_www_data);
+        tcase_add_test(tc, test_user_scope_socket_path_too_long);
+        tcase_add_test(tc, test_search_path_user);
+        tcase_add_test(tc, test_search_path_user_finds_configs);
         suite_add_tcase(s, tc);
 
         return s;

@@ -397,6 +397,184 @@ START_TEST(test_render_single_socket_name) {
 }
 END_TEST
 
+/* ---- a user's service manager ---- */
+
+static char *saved_runtime_dir;
+static bool had_runtime_dir;
+
+static void save_env(void) {
+        const char *e = getenv("XDG_RUNTIME_DIR");
+
+        had_runtime_dir = e != NULL;
+        saved_runtime_dir = e ? strdup(e) : NULL;
+        ck_assert_int_eq(setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1), 0);
+}
+
+static void restore_env(void) {
+        if (had_runtime_dir)
+                setenv("XDG_RUNTIME_DIR", saved_runtime_dir, 1);
+        else
+                unsetenv("XDG_RUNTIME_DIR");
+        free(saved_runtime_dir);
+        saved_runtime_dir = NULL;
+}
+
+static AppConfig *load_scope(const char *name, const char *content, bool user_scope) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, name, content), *error = NULL;
+        AppConfig *c = NULL;
+        int r = app_config_load_scope(path, user_scope, &c, &error);
+
+        ck_assert_msg(r == 0, "%s: %s", path, strempty(error));
+        ck_assert_int_eq(c->user_scope, user_scope);
+        return c;
+}
+
+/* What only the system's manager can apply: the template's {{SYSTEM}} lines. */
+static const char *const system_only_service[] = {
+        "PrivateTmp=yes",          "PrivateDevices=yes",    "ProtectSystem=full",
+        "ProtectHome=read-only",   "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
+        "ProtectKernelLogs=yes",   "ProtectControlGroups=yes",  "ProtectClock=yes",
+        "ProtectHostname=yes",
+};
+
+/* Sandboxing a user's manager applies as well. */
+static const char *const everywhere_service[] = {
+        "NoNewPrivileges=yes",     "RestrictSUIDSGID=yes", "RestrictRealtime=yes",
+        "RestrictNamespaces=yes",  "LockPersonality=yes",  "SystemCallArchitectures=native",
+        "SystemCallFilter=@system-service", "SystemCallErrorNumber=EPERM", "UMask=0027",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+};
+
+static bool is_credentials_line(const char *line) {
+        return strncmp(line, "User=", 5) == 0 || strncmp(line, "Group=", 6) == 0 ||
+               strncmp(line, "DynamicUser=", 12) == 0 || strncmp(line, "# No User=", 10) == 0;
+}
+
+/* Every line of @system is in @user as it is or commented out with '#' (with
+ * @any_value, "#KEY=" and whatever value), except the credentials and the tmpfiles call
+ * (checked on their own); returns how many were commented out. */
+static unsigned assert_same_but_commented(const char *system, const char *user, bool any_value) {
+        unsigned commented = 0, lines = 0;
+
+        for (const char *l = system; *l;) {
+                const char *eol = strchrnul(l, '\n');
+                _cleanup_free_ char *line = strndup(l, eol - l), *hashed = NULL;
+
+                ck_assert_ptr_nonnull(line);
+                ck_assert_int_ge(asprintf(&hashed, "#%.*s", any_value && strchr(line, '=') ?
+                                          (int) (strchr(line, '=') - line + 1) : (int) strlen(line), line), 0);
+                if (is_credentials_line(line))
+                        ck_assert_msg(!test_has_line(user, line), "'%s' for a user in:\n%s", line, user);
+                else if (strncmp(line, "ExecStartPre=", 13) == 0)
+                        ;
+                else if (!test_has_line(user, line)) {
+                        ck_assert_msg(any_value ? test_count_lines(user, hashed) == 1 : test_has_line(user, hashed),
+                                      "'%s' neither as it is nor commented out in:\n%s",
+                                      line, user);
+                        commented++;
+                }
+                lines++;
+                l = *eol ? eol + 1 : eol;
+        }
+        ck_assert_uint_gt(lines, 10);
+        return commented;
+}
+
+START_TEST(test_render_user_scope) {
+        _cleanup_app_config_ AppConfig *c = NULL, *sys = NULL;
+        _cleanup_free_ char *pre = NULL, *exec = NULL;
+        AppUnits u = {}, s = {};
+
+        c = load_scope("web.conf", "[App]\nExec=/bin/true\nWorkers=2\nEnvironment=A=1\n", true);
+        ck_assert_int_eq(app_units_render(c, "/run/user/4242/sockd/web.tmpfiles", &u), 0);
+        assert_rendered_sane(&u);
+
+        /* The app runs as the user: no credentials at all. */
+        ck_assert_uint_eq(test_count_lines(u.service, "User="), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "DynamicUser="), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "Group="), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "# No User="), 0);
+        ck_assert_ptr_null(strstr(u.service, "\n\n\n"));
+
+        /* What a user's manager cannot do is commented out, the rest stays. */
+        for (size_t i = 0; i < ELEMENTSOF(system_only_service); i++) {
+                _cleanup_free_ char *hashed = NULL;
+
+                ck_assert_int_ge(asprintf(&hashed, "#%s", system_only_service[i]), 0);
+                ck_assert_has_line(u.service, hashed);
+                ck_assert_uint_eq(test_count_lines(u.service, system_only_service[i]), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(everywhere_service); i++)
+                ck_assert_has_line(u.service, everywhere_service[i]);
+
+        /* Otherwise the service is the same. */
+        exec = test_find_line(u.service, "ExecStart=");
+        ck_assert_ptr_nonnull(exec);
+        ck_assert_str_contains(exec, " \"--socket=/run/user/4242/web/web.%i.sock\" ");
+        ck_assert_str_contains(exec, " --workers=2 ");
+        ck_assert_has_line(u.service, "Requires=web@%i.socket");
+        ck_assert_has_line(u.service, "Environment=\"A=1\"");
+
+        /* The socket: the user's own, made where the user's tmpfiles puts it. */
+        ck_assert_has_line(u.socket, "ListenStream=/run/user/4242/web/web.%i.sock");
+        ck_assert_has_line(u.socket, "#SocketUser=");
+        ck_assert_has_line(u.socket, "#SocketGroup=");
+        ck_assert_uint_eq(test_count_lines(u.socket, "SocketUser="), 0);
+        ck_assert_uint_eq(test_count_lines(u.socket, "SocketGroup="), 0);
+        ck_assert_has_line(u.socket, "SocketMode=0660");
+        pre = test_find_line(u.socket, "ExecStartPre=");
+        ck_assert_ptr_nonnull(pre);
+        ck_assert_str_eq(pre, "ExecStartPre=systemd-tmpfiles --user --create \"/run/user/4242/sockd/web.tmpfiles\"");
+        ck_assert_uint_eq(test_count_lines(u.socket, "ExecStartPre="), 1);
+
+        ck_assert_has_line(u.target, "Wants=web@0.service web@1.service");
+
+        /* No owner or group to set: the user's own directory, not setgid. */
+        ck_assert_has_line(u.tmpfiles, "d /run/user/4242/web 0750 - - -");
+        ck_assert_uint_eq(test_count_lines(u.tmpfiles, "d "), 1);
+
+        /* Line by line against the same app for the system. */
+        sys = load_scope("web.conf", "[App]\nExec=/bin/true\nWorkers=2\nEnvironment=A=1\n[Socket]\n"
+                                     "Directory=/run/user/4242/web\nGroup=root\n", false);
+        ck_assert_int_eq(app_units_render(sys, "/run/user/4242/sockd/web.tmpfiles", &s), 0);
+        ck_assert_uint_eq(assert_same_but_commented(s.service, u.service, false), ELEMENTSOF(system_only_service));
+        ck_assert_uint_eq(assert_same_but_commented(s.socket, u.socket, true), 2);
+        ck_assert_str_eq(s.target, u.target);
+
+        app_units_done(&u);
+        app_units_done(&s);
+}
+END_TEST
+
+START_TEST(test_render_system_scope_uncommented) {
+        _cleanup_app_config_ AppConfig *c = load_scope("web.conf", "[App]\nExec=/bin/true\n", false);
+        _cleanup_free_ char *pre = NULL;
+        AppUnits u = {};
+
+        ck_assert_int_eq(app_units_render(c, "/run/sockd/web.tmpfiles", &u), 0);
+        assert_rendered_sane(&u);
+
+        /* {{SYSTEM}} is empty: every line applies. */
+        for (size_t i = 0; i < ELEMENTSOF(system_only_service); i++)
+                ck_assert_has_line(u.service, system_only_service[i]);
+        for (size_t i = 0; i < ELEMENTSOF(everywhere_service); i++)
+                ck_assert_has_line(u.service, everywhere_service[i]);
+        ck_assert_uint_eq(test_count_lines(u.service, "#Private"), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "#Protect"), 0);
+        ck_assert_uint_eq(test_count_lines(u.service, "#"), test_count_lines(u.service, "# "));
+        ck_assert_uint_eq(test_count_lines(u.socket, "#"), test_count_lines(u.socket, "# "));
+        ck_assert_uint_eq(test_count_lines(u.socket, "#Socket"), 0);
+        ck_assert_has_line(u.socket, "SocketUser=root");
+        ck_assert_has_line(u.socket, "SocketGroup=www-data");
+
+        pre = test_find_line(u.socket, "ExecStartPre=");
+        ck_assert_ptr_nonnull(pre);
+        ck_assert_str_eq(pre, "ExecStartPre=systemd-tmpfiles --create \"/run/sockd/web.tmpfiles\"");
+        ck_assert_has_line(u.tmpfiles, "d /run/web 2750 root www-data -");
+        app_units_done(&u);
+}
+END_TEST
+
 Suite *unit_render_suite(void) {
         Suite *s = suite_create("unit-render");
         TCase *tc;
@@ -414,6 +592,13 @@ Suite *unit_render_suite(void) {
         tcase_add_test(tc, test_render_full);
         tcase_add_test(tc, test_render_minimal);
         tcase_add_test(tc, test_render_single_socket_name);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("scope");
+        tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
+        tcase_add_checked_fixture(tc, save_env, restore_env);
+        tcase_add_test(tc, test_render_user_scope);
+        tcase_add_test(tc, test_render_system_scope_uncommented);
         suite_add_tcase(s, tc);
 
         return s;

@@ -1057,6 +1057,47 @@ static int verb_resume(sd_bus *bus, char **args) {
         return 0;
 }
 
+/* An nginx upstream for the app's worker sockets, with the settings that keep swaps
+ * free of errors; it follows Workers=, so nobody edits upstream lists by hand. */
+static int verb_nginx(sd_bus *bus, char **args) {
+        _cleanup_(app_done) App a = {};
+        int r;
+
+        r = app_load(bus, args[0], &a);
+        if (r < 0)
+                return r;
+
+        printf("# nginx upstream of the sockd app %s (%u worker%s), from 'sockdctl nginx %s'.\n"
+               "# Include it in the http {} block, and write it again when Workers= changes.\n"
+               "upstream %s {\n",
+               a.name, a.n_workers, a.n_workers == 1 ? "" : "s", a.name, a.name);
+        for (unsigned i = 0; i < a.n_workers; i++)
+                /* max_fails=0: an error during a swap must not take a worker out of the
+                 * rotation for fail_timeout (10 s), which would fail every request. */
+                printf("    server unix:%s max_fails=0;\n", a.workers[i].socket_path);
+        printf("    # Reused connections; nginx closes idle ones after keepalive_timeout, which\n"
+               "    # must stay below the app's own idle timeout, so the app never closes a\n"
+               "    # connection nginx is about to reuse.\n"
+               "    keepalive %u;\n"
+               "    keepalive_timeout 5s;\n"
+               "}\n"
+               "\n"
+               "# In your server {} block:\n"
+               "# location / {\n"
+               "#     proxy_pass http://%s;\n"
+               "#     proxy_http_version 1.1;\n"
+               "#     proxy_set_header Connection \"\";\n"
+               "#     proxy_set_header Host $host;\n"
+               "#     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+               "#     # Retry idempotent requests on another worker if one fails to connect or\n"
+               "#     # answers 502; nginx never retries a POST once it was sent.\n"
+               "#     proxy_next_upstream error timeout http_502;\n"
+               "#     proxy_next_upstream_tries %u;\n"
+               "# }\n",
+               8 * (a.n_workers ?: 1), a.name, a.n_workers > 0 ? a.n_workers : 1);
+        return 0;
+}
+
 /* ---- main ---- */
 
 static const struct {
@@ -1070,6 +1111,7 @@ static const struct {
         { "stop", 1, 1, verb_stop },
         { "restart", 1, 1, verb_restart },
         { "resume", 1, 1, verb_resume },
+        { "nginx", 1, 1, verb_nginx },
 };
 
 static int help(void) {
@@ -1085,7 +1127,8 @@ static int help(void) {
                "                           beside the old ones, switch only when all are ready\n"
                "  restart --suspended APP  Stop the old generations and hold requests (for a\n"
                "                           database migration) until 'resume'\n"
-               "  resume APP               Release held requests to the new generation\n\n"
+               "  resume APP               Release held requests to the new generation\n"
+               "  nginx APP                Print an nginx upstream for the app's sockets\n\n"
                "Options:\n"
                "  -h --help                Show this help\n"
                "     --version             Show the version\n"
@@ -1178,6 +1221,8 @@ static int run(int argc, char *argv[], int *ret_exit) {
                 *ret_exit = r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
                 return r;
         }
+        if (arg_user && arg_transport != BUS_TRANSPORT_LOCAL)
+                return log_error_errno(-EINVAL, "--user cannot be combined with -H or -M.");
         if (optind >= argc)
                 return log_error_errno(-EINVAL, "No command given; see 'sockdctl --help'.");
         verb = argv[optind];

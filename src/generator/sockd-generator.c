@@ -128,7 +128,7 @@ static int generate_app(const AppConfig *c, const char *normal_dir) {
             asprintf(&target, "%s.target", c->name) < 0 ||
             asprintf(&tmpfiles, GENERATOR_SUBDIR "/%s.tmpfiles.conf", c->name) < 0 ||
             asprintf(&sub, "%s/" GENERATOR_SUBDIR, normal_dir) < 0 ||
-            asprintf(&wants, "%s/multi-user.target.wants", normal_dir) < 0)
+            asprintf(&wants, "%s/%s.wants", normal_dir, arg_user ? "default.target" : "multi-user.target") < 0)
                 return log_oom();
 
         r = mkdir_if_missing(sub);
@@ -161,15 +161,23 @@ static int generate_app(const AppConfig *c, const char *normal_dir) {
 
 static int dry_run_app(const AppConfig *c) {
         _cleanup_(app_units_done) AppUnits u = {};
+        _cleanup_free_ char *dir = NULL, *rt = NULL;
         int r;
 
-        r = render(c, DEFAULT_GENERATOR_DIR, &u);
+        /* Where systemd would have the generator write. */
+        if (arg_user) {
+                rt = user_runtime_dir();
+                if (!rt || asprintf(&dir, "%s/systemd/generator", rt) < 0)
+                        return log_oom();
+        } else if (!(dir = strdup(DEFAULT_GENERATOR_DIR)))
+                return log_oom();
+        r = render(c, dir, &u);
         if (r < 0)
                 return r;
-        printf("# %s/%s@.socket\n%s\n", DEFAULT_GENERATOR_DIR, c->name, u.socket);
-        printf("# %s/%s@.service\n%s\n", DEFAULT_GENERATOR_DIR, c->name, u.service);
-        printf("# %s/%s.target\n%s\n", DEFAULT_GENERATOR_DIR, c->name, u.target);
-        printf("# %s/" GENERATOR_SUBDIR "/%s.tmpfiles.conf\n%s", DEFAULT_GENERATOR_DIR, c->name, u.tmpfiles);
+        printf("# %s/%s@.socket\n%s\n", dir, c->name, u.socket);
+        printf("# %s/%s@.service\n%s\n", dir, c->name, u.service);
+        printf("# %s/%s.target\n%s\n", dir, c->name, u.target);
+        printf("# %s/" GENERATOR_SUBDIR "/%s.tmpfiles.conf\n%s", dir, c->name, u.tmpfiles);
         return 0;
 }
 

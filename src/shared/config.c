@@ -199,12 +199,18 @@ static bool directory_is_shared(const char *path) {
                 "/dev/shm",
         };
         unsigned depth = 0;
+        const char *slash = strrchr(path, '/');
 
         for (const char *p = path; *p; p++)
                 if (*p == '/' && p[1])
                         depth++;
         if (depth < 2)
                 return true;
+        /* a user's runtime or home directory is theirs, not the app's */
+        static const char *const homes[] = { "/run/user", "/home" };
+        for (size_t i = 0; i < ELEMENTSOF(homes); i++)
+                if (slash && (size_t) (slash - path) == strlen(homes[i]) && strncmp(path, homes[i], strlen(homes[i])) == 0)
+                        return true;
         for (size_t i = 0; i < ELEMENTSOF(shared); i++)
                 if (streq(path, shared[i]))
                         return true;
@@ -214,8 +220,8 @@ static bool directory_is_shared(const char *path) {
 static int parse_socket_directory(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         if (value && value[0] == '-')
                 return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
-        if (value && value[strcspn(value, " \t\"'%$")])
-                return key_error(s, key, -EINVAL, "must not contain spaces, quotes, '%%' or '$', got '%s'", value);
+        if (value && value[strcspn(value, " \t\"'%${}")])
+                return key_error(s, key, -EINVAL, "must not contain spaces, quotes, '%%', '$' or braces ({worker} goes in Name=), got '%s'", value);
         if (path_is_normalized_absolute(value) && directory_is_shared(value))
                 return key_error(s, key, -EINVAL,
                                  "'%s' is a shared system directory; sockd sets the owner and mode of the socket "
@@ -531,6 +537,11 @@ static int config_finish(ParseState *s) {
 
                 if (!base || asprintf(&c->socket_directory, "%s/%s", base, c->name) < 0)
                         return -ENOMEM;
+                if (!path_is_normalized_absolute(c->socket_directory) ||
+                    c->socket_directory[strcspn(c->socket_directory, " \t\"'%${}")])
+                        return parse_error(s, 0, -EINVAL,
+                                           "the default socket directory '%s' (from $XDG_RUNTIME_DIR) is not a plain "
+                                           "absolute path; set [Socket] Directory=", c->socket_directory);
         }
         if (!c->socket_name && asprintf(&c->socket_name, "%s.{worker}.sock", c->name) < 0)
                 return -ENOMEM;

@@ -181,7 +181,7 @@ bool unit_prefix_is_valid(const char *s) {
         /* What systemd accepts before the '@' of a template instance, minus ':' (not
          * allowed in FileDescriptorName=) and the characters that would need escaping. The
          * name also becomes a DynamicUser= name, hence the length. */
-        if (isempty(s) || strlen(s) > 31 || s[0] == '.' || s[0] == '-' || isdigit((unsigned char) s[0]))
+        if (isempty(s) || strlen(s) > 31 || !isalpha((unsigned char) s[0]))
                 return false;
         for (const char *p = s; *p; p++)
                 if (!isalnum((unsigned char) *p) && !strchr("-_.", *p))

@@ -176,8 +176,8 @@ static int generation_open_notify(Generation *g) {
                 return negative_errno();
         if (bind(fd, &addr.sa, sizeof addr.un) < 0)
                 return negative_errno();
-        /* So that the kernel attaches the sender's credentials: we only accept
-         * notifications from this generation's processes. */
+        /* A socket per generation is what keeps generations apart (an old one can never
+         * make a new one look ready); the credentials only name the sender in logs. */
         if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
                 return negative_errno();
         g->notify_fd = TAKE_FD(fd);
@@ -223,7 +223,7 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
 
         for (char **v = environ; v && *v; v++) {
                 static const char *const drop[] = {
-                        "LISTEN_", "NOTIFY_SOCKET=", "NODE_CHANNEL_", "SOCKD_", "WATCHDOG_",
+                        "LISTEN_", "NOTIFY_SOCKET=", "NODE_CHANNEL_", "SOCKD_", "WATCHDOG_PID=",
                 };
                 bool skip = false;
 
@@ -250,8 +250,13 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
                 PUSHF("SOCKD_SUSPENDED=1");
                 PUSHF("SOCKD_RESUME_SIGNAL=%s", w->opts.ready == READY_NODE_IPC ? "ipc:resume" : "SIGUSR2");
         }
-        if (g->notify_path)
+        if (g->notify_path) {
                 PUSHF("NOTIFY_SOCKET=%s", g->notify_path);
+                /* With WatchdogSec= on the worker, the app pings (WATCHDOG_USEC passes
+                 * through) and the shim relays the serving generation's pings. */
+                if (getenv("WATCHDOG_USEC"))
+                        PUSHF("WATCHDOG_PID=%d", (int) getpid());
+        }
         if (ipc_fd >= 0) {
                 PUSHF("NODE_CHANNEL_FD=%d", SD_LISTEN_FDS_START + 1);
                 PUSHF("NODE_CHANNEL_SERIALIZATION_MODE=json");
@@ -728,6 +733,17 @@ static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
  * "STATE: generation N, pid P", STATE one of serving, suspended, starting, ready,
  * draining; "suspended: queueing" when no generation runs; and "failed: generation N,
  * pid P: why" for the last swap that did not make it. Keep it parseable. */
+/* Writes text into the status, "; " being our separator: it becomes ", ". */
+static void status_put_text(FILE *f, const char *text) {
+        for (const char *c = text; *c; c++)
+                fputc(*c == ';' ? ',' : *c == '\n' ? ' ' : *c, f);
+}
+
+static void status_item(FILE *f) {
+        if (ftell(f) > 0)
+                fputs("; ", f);
+}
+
 static void worker_update_status(Worker *w) {
         static const GenerationState order[] = {
                 GENERATION_SERVING, GENERATION_STARTING, GENERATION_READY, GENERATION_DRAINING,
@@ -739,34 +755,37 @@ static void worker_update_status(Worker *w) {
         f = open_memstream(&buf, &size);
         if (!f)
                 return;
-        if (w->backoff_source)
+        if (w->backoff_source) {
+                status_item(f);
                 fprintf(f, "backing off after %u crashes", w->crashes);
-        if (w->suspension == SUSPENSION_QUEUE)
+        }
+        if (w->suspension == SUSPENSION_QUEUE) {
+                status_item(f);
                 fputs("suspended: queueing", f);
+        }
         for (size_t i = 0; i < ELEMENTSOF(order); i++)
                 for (Generation *g = w->generations; g; g = g->next) {
                         if (g->state != order[i])
                                 continue;
-                        fprintf(f, "%s%s: generation %" PRIu64 ", pid %d", ftell(f) > 0 ? "; " : "",
+                        status_item(f);
+                        fprintf(f, "%s: generation %" PRIu64 ", pid %d",
                                 g->state == GENERATION_SERVING && g->held ? "suspended" : generation_state_to_string(g->state),
                                 g->number, (int) g->pid);
                         if (g->app_status && g->state == GENERATION_SERVING) {
-                                /* The app's words, minus our separator. */
                                 fputs(" (", f);
-                                for (const char *c = g->app_status; *c; c++)
-                                        fputc(*c == ';' ? ',' : *c, f);
+                                status_put_text(f, g->app_status);
                                 fputc(')', f);
                         }
                 }
-        if (w->last_failure)
-                fprintf(f, "%sfailed: %s", ftell(f) > 0 ? "; " : "", w->last_failure);
+        if (w->last_failure) {
+                status_item(f);
+                fputs("failed: ", f);
+                status_put_text(f, w->last_failure);
+        }
         if (ftell(f) == 0)
                 fputs(w->stopping ? "stopped" : "starting", f);
         if (fclose(f) != 0)
                 return;
-        for (char *c = buf; *c; c++)
-                if (*c == '\n')
-                        *c = ' ';
         (void) sd_notifyf(0, "STATUS=%s", buf);
 }
 

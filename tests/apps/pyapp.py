@@ -1,119 +1,24 @@
 #!/usr/bin/python3
-"""A sockd test app with Ready=notify: serves HTTP on fd 3, says READY=1 on
-$NOTIFY_SOCKET, drains on SIGTERM. Standard library only.
-
-Behaviour switches (environment): PYAPP_FAIL_AT_START=N exits N before READY,
-PYAPP_NEVER_READY=1 never says READY=1, PYAPP_READY_DELAY=SECONDS waits first.
-It exits once the last connection is closed after SIGTERM.
-A file named by PYAPP_FAIL_FLAG makes it exit at start while the file exists, one
-named by PYAPP_HANG_FLAG makes it never become ready."""
-import http.server
+"""The test suite's Ready=notify app: examples/python/app.py (installed beside this file
+as app.py), plus switches to misbehave on purpose:
+  a file named by PYAPP_FAIL_FLAG makes it exit 3 at start while the file exists;
+  a file named by PYAPP_HANG_FLAG makes it never become ready."""
 import os
-import signal
-import socket
 import sys
-import threading
 import time
 
-def notify(msg):
-    path = os.environ.get("NOTIFY_SOCKET")
-    if not path:
-        return
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        s.connect(path)
-        s.sendall(msg.encode())
+here = os.path.dirname(os.path.abspath(__file__))
+app = next(p for p in (os.path.join(here, "app.py"), os.path.join(here, "../../examples/python/app.py"))
+           if os.path.exists(p))
 
 flag = os.environ.get("PYAPP_FAIL_FLAG")
-if os.environ.get("PYAPP_FAIL_AT_START") or (flag and os.path.exists(flag)):
+if flag and os.path.exists(flag):
     print("pyapp: failing at start on purpose", file=sys.stderr, flush=True)
-    sys.exit(int(os.environ.get("PYAPP_FAIL_AT_START") or 3))
-
-if os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDS") != "1":
-    sys.exit("pyapp: expected exactly one socket on fd 3 for this pid")
-
-draining = threading.Event()
-# Started held (Suspend=hold, SOCKD_SUSPENDED=1): accept, but answer nothing until
-# SIGUSR2 says the migration is done. A held request is not handled: it waits here.
-resumed = threading.Event()
-if os.environ.get("SOCKD_SUSPENDED") != "1":
-    resumed.set()
-signal.signal(signal.SIGUSR2, lambda signum, frame: resumed.set())
-connections = threading.Condition()
-open_connections = 0
-ident = "app=%s worker=%s generation=%s pid=%d" % (
-    os.environ["SOCKD_APP"], os.environ["SOCKD_WORKER"], os.environ["SOCKD_GENERATION"], os.getpid())
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def setup(self):
-        global open_connections
-        with connections:
-            open_connections += 1
-        super().setup()
-
-    def finish(self):
-        global open_connections
-        super().finish()
-        with connections:
-            open_connections -= 1
-            connections.notify_all()
-
-    def reply(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        resumed.wait()
-        # served= is when this code handled it: the tests compare it with when
-        # sockdctl's suspend and resume returned.
-        body = ("%s served=%.6f\n" % (ident, time.time())).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        # While draining, tell the client (nginx) not to reuse this connection: it
-        # must not race us closing an idle keep-alive connection.
-        if draining.is_set():
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = reply
-    do_POST = reply
-
-    def log_message(self, *args):
-        pass
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-server = Server(("", 0), Handler, bind_and_activate=False)
-server.socket.close()
-server.socket = socket.socket(fileno=3)
-
-def on_term(signum, frame):
-    draining.set()
-    notify("STOPPING=1")
-    # shutdown() waits for serve_forever(): call it from another thread.
-    threading.Thread(target=server.shutdown).start()
-
-signal.signal(signal.SIGTERM, on_term)
-
-delay = float(os.environ.get("PYAPP_READY_DELAY") or 0)
-if delay:
-    time.sleep(delay)
+    sys.exit(3)
 hang = os.environ.get("PYAPP_HANG_FLAG")
-if os.environ.get("PYAPP_NEVER_READY") or (hang and os.path.exists(hang)):
+if hang and os.path.exists(hang):
     print("pyapp: never becoming ready on purpose", file=sys.stderr, flush=True)
-else:
-    notify("READY=1\nSTATUS=pyapp serving")
-print("pyapp: %s ready" % ident, flush=True)
-server.serve_forever(poll_interval=0.2)
-# Drain: in-flight requests finish and are answered with Connection: close; idle
-# keep-alive connections are left for nginx to close (its upstream keepalive_timeout),
-# never closed from here, so nginx cannot race us reusing one.
-with connections:
-    connections.wait_for(lambda: open_connections == 0)
-print("pyapp: %s drained, exiting" % ident, flush=True)
+    while True:
+        time.sleep(3600)
+# exec keeps the pid: LISTEN_PID stays right.
+os.execv(sys.executable, [sys.executable, app])

@@ -8,6 +8,12 @@ sockd_install() {
 	local build src f
 	build=$(cd "$1" && pwd)
 	src=$(cd "$2" && pwd)
+	case $build/ in
+	/tmp/* | /run/* | /dev/shm/*)
+		echo "sockd_install: $build is on a tmpfs the container does not share; build elsewhere (e.g. in the source tree)" >&2
+		return 1
+		;;
+	esac
 	ct meson install -C "$build" --no-rebuild --quiet >/dev/null
 	# A sanitizer build: leak checking needs ptrace, which the workers' seccomp filter
 	# forbids, so only the unit suites check leaks; everything else is reported to the
@@ -22,6 +28,7 @@ EOF2
 		ct_write "/usr/local/share/sockd-test/$f" 0755 <"$src/tests/apps/$f"
 	done
 	ct_write /usr/local/share/sockd-test/nodeapp.js 0644 <"$src/examples/node/server.js"
+	ct_write /usr/local/share/sockd-test/app.py 0755 <"$src/examples/python/app.py"
 	# What a package's postinst does: the runtime dirs exist right away, no reboot.
 	ct systemd-tmpfiles --create sockd.conf
 	ct systemctl daemon-reload
@@ -131,8 +138,9 @@ sockd_assert_no_sanitizer_reports() {
 	assert_eq "$reports" "" "no sanitizer report in the journal"
 }
 
-# sockd_nginx_conf_apps APP:WORKERS...: an nginx config with, per app, an upstream of
-# all its workers at /APP/ and one per worker at /APP/wN/. Prints the file's path.
+# sockd_nginx_conf_apps APP:WORKERS...: an nginx config with, per app, the upstream
+# `sockdctl nginx APP` prints (so the tests prove that snippet) at /APP/, and one
+# upstream per worker at /APP/wN/. The apps' units must be loaded. Prints the path.
 sockd_nginx_conf_apps() {
 	local conf=$CT_BASE/nginx-apps.conf spec app n i
 	{
@@ -142,11 +150,7 @@ sockd_nginx_conf_apps() {
 			'    proxy_read_timeout 120s;'
 		for spec in "$@"; do
 			app=${spec%%:*} n=${spec##*:}
-			printf '    upstream %s {\n' "$app"
-			for ((i = 0; i < n; i++)); do
-				printf '        server unix:/run/%s/%s.%d.sock max_fails=0;\n' "$app" "$app" "$i"
-			done
-			printf '        keepalive 32;\n        keepalive_timeout 5s;\n    }\n'
+			ct sockdctl nginx "$app"
 			for ((i = 0; i < n; i++)); do
 				printf '    upstream %s_w%d { server unix:/run/%s/%s.%d.sock max_fails=0; keepalive 8; keepalive_timeout 5s; }\n' \
 					"$app" "$i" "$app" "$app" "$i"
@@ -155,7 +159,8 @@ sockd_nginx_conf_apps() {
 		printf '    server {\n        listen 127.0.0.1:8080;\n'
 		for spec in "$@"; do
 			app=${spec%%:*} n=${spec##*:}
-			printf '        location /%s/ { proxy_pass http://%s; }\n' "$app" "$app"
+			# as the snippet's location suggests
+			printf '        location /%s/ { proxy_pass http://%s; proxy_next_upstream error timeout http_502; proxy_next_upstream_tries %d; }\n' "$app" "$app" "$n"
 			for ((i = 0; i < n; i++)); do
 				printf '        location /%s/w%d/ { proxy_pass http://%s_w%d; }\n' "$app" "$i" "$app" "$i"
 			done

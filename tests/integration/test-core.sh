@@ -182,7 +182,7 @@ if ct systemctl reload myapp@1; then ok "a good reload after failed ones works";
 ct_journal_sync
 n=$(ct journalctl -b --no-pager -o cat SOCKD_APP=myapp SOCKD_WORKER=1 SOCKD_GENERATION=2 | grep -c 'Generation 2' || true)
 if ((n > 0)); then ok "journal entries carry SOCKD_APP, SOCKD_WORKER, SOCKD_GENERATION"; else fail "journal entries carry SOCKD_APP, SOCKD_WORKER, SOCKD_GENERATION"; fi
-n=$(ct journalctl -b --no-pager -o cat SOCKD_APP=myapp | grep -c '^pyapp: ' || true)
+n=$(ct journalctl -b --no-pager -o cat SOCKD_APP=myapp | grep -c '^app.py: ' || true)
 if ((n > 0)); then ok "the app's own output reaches the journal, tagged SOCKD_APP"; else fail "the app's own output reaches the journal, tagged SOCKD_APP"; fi
 
 # ---- a killed app is restarted by systemd ----

@@ -54,6 +54,11 @@ Suspend=hold
 StopTimeoutSec=20s
 EOF
 ct systemctl daemon-reload
+# nginx uses the upstreams `sockdctl nginx APP` prints
+snippet=$(ct sockdctl nginx web)
+assert_match "$snippet" $'upstream web \\{\n    server unix:/run/web/web.0.sock max_fails=0;\n    server unix:/run/web/web.1.sock max_fails=0;\n    server unix:/run/web/web.2.sock max_fails=0;\n' \
+	"sockdctl nginx web: an upstream of the three worker sockets with max_fails=0"
+assert_match "$snippet" 'keepalive_timeout 5s;' "with keep-alive settings"
 ct_nginx_start "$(sockd_nginx_conf_apps web:3 held:2 nodehold:2)"
 
 # ---- start, list, status ----
@@ -275,6 +280,11 @@ out=$(ct sockdctl stop web)
 assert_match "$out" '^Stopped web: 3 workers' "sockdctl stop web"
 assert_eq "$(ct systemctl is-active web@0.service web@0.socket | sort -u)" inactive "services and sockets are stopped"
 assert_match "$(ct sockdctl status web)" $'\nweb@0.service +stopped ' "status shows stopped workers"
+
+# ---- the nginx snippet follows Workers= ----
+ct sed -i 's/^Workers=3$/Workers=4/' /etc/sockd/web.conf
+ct systemctl daemon-reload
+assert_eq "$(ct sockdctl nginx web | grep -c '^    server unix:/run/web/web\.[0-3]\.sock max_fails=0;$')" 4 "after Workers=4 and daemon-reload the snippet lists 4 sockets"
 
 sockd_assert_no_sanitizer_reports
 ct_finish
