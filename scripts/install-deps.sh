@@ -15,7 +15,7 @@ packages=(
         # sockdctl --user is tested against a lingering user's manager
         dbus-user-session
         # the Debian package is built and installed by the integration suite
-        debhelper dpkg-dev fakeroot
+        debhelper dpkg-dev fakeroot bash-completion
 )
 # Node is the runtime of the node-ipc test app; keep a Node that is already there.
 command -v node >/dev/null || packages+=(nodejs)

@@ -61,7 +61,7 @@ assert_match "$(ct curl -sf --unix-socket /run/hello-py/hello-py.1.sock http://l
 	"an app runs from the package"
 assert_match "$(ct sockdctl status hello-py)" $'\nhello-py@0.service +serving ' "sockdctl from the package sees it"
 assert_match "$(ct man -w sockdctl 2>&1)" '/usr/share/man/man1/sockdctl.1.gz' "man sockdctl finds the page"
-for doc in $(ct systemctl show -P Documentation hello-py@0.service); do
+for doc in $(ct systemctl show -P Documentation hello-py@0.service | tr -d '"'); do
 	page=${doc#man:}
 	assert_match "$(ct man -w "${page%%(*}" 2>&1)" "/usr/share/man/man[158]/${page%%(*}" "Documentation=$doc is installed"
 done
