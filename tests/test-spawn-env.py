@@ -5,6 +5,7 @@ runs an app when run by hand under systemd-socket-activate-like conditions.
 
 Usage: test-spawn-env.py SOCKD_SPAWN APP.py   (no root needed)"""
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -157,6 +158,32 @@ out, _ = p.communicate(timeout=20)
 check(p.returncode == 0 and "All generations are gone, exiting with status 0" in out, "SIGTERM stops it cleanly", out)
 leftover = [e for e in os.listdir(tmp) if e.startswith("sockd-spawn.")]
 check(leftover == [], "its private runtime directory is removed", str(leftover))
+
+# Local development as README shows it: systemd-socket-activate binds the socket.
+activate = shutil.which("systemd-socket-activate")
+if activate:
+    path = os.path.join(tmp, "dev.sock")
+    p = subprocess.Popen([activate, "-l", path, spawn, "--app=dev", "--", sys.executable, app], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    reply = ""
+    for _ in range(100):
+        try:
+            c = socket.socket(socket.AF_UNIX)
+            c.settimeout(5)
+            c.connect(path)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply = b"".join(iter(lambda: c.recv(4096), b"")).decode()
+            c.close()
+            if reply:
+                break
+        except OSError:
+            time.sleep(0.05)
+    check("app=dev worker=0 generation=1" in reply, "under systemd-socket-activate (local development) the app serves", reply)
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=20)
+    check(p.returncode == 0, "and stops cleanly on SIGTERM", out)
+else:
+    print("# SKIP: systemd-socket-activate not installed")
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
