@@ -5,13 +5,13 @@
 # the whole app with sockdctl while wrk sends GETs and POSTs through nginx, and prints
 # the request counts and errors.
 #
-# Usage: sudo bash demo/demo.sh   (root: it mounts an overlay and runs systemd-nspawn)
+# Usage: bash demo/demo.sh   (as root: it mounts an overlay and runs systemd-nspawn)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$(pwd)
 
 if [[ $(id -u) != 0 ]]; then
-	echo "demo: run as root (it boots systemd in a container): sudo bash demo/demo.sh" >&2
+	echo "demo: run as root (it boots systemd in a container): bash demo/demo.sh as root" >&2
 	exit 2
 fi
 
