@@ -66,6 +66,8 @@ typedef struct WorkerRef {
 
         /* what the operation knows of it */
         WorkerGeneration before;
+        uint64_t failed_before; /* a failure already in StatusText is not this operation's */
+        char *failure_before;
         bool involved;
         char *error;
 } WorkerRef;
@@ -90,6 +92,7 @@ static void app_done(App *a) {
                 worker_status_done(&w->status);
                 sd_bus_slot_unref(w->slot);
                 free(w->error);
+                free(w->failure_before);
         }
         free(a->workers);
         free(a->name);
@@ -406,10 +409,18 @@ static int app_wait(sd_bus *bus, App *a, WorkerDone done, uint64_t deadline) {
         return r < 0 ? r : wt.error;
 }
 
+/* A failure this operation caused: newer than what StatusText showed before. */
+static bool new_failure(const WorkerRef *w) {
+        if (!w->status.failure)
+                return false;
+        if (w->status.failed.number > 0)
+                return w->status.failed.number > MAX(w->before.number, w->failed_before);
+        return !streq_ptr(w->status.failure, w->failure_before); /* a refusal, no generation */
+}
+
 /* The new generation of a prepare is up (ready), or it failed, or the worker is gone. */
 static bool prepared_done(const WorkerRef *w) {
-        return !worker_active(w) || w->status.ready.number > w->before.number ||
-               w->status.failed.number > w->before.number || (w->status.failure && w->status.failed.number == 0);
+        return !worker_active(w) || w->status.ready.number > w->before.number || new_failure(w);
 }
 
 static bool prepare_failed(const WorkerRef *w) {
@@ -433,7 +444,7 @@ static bool aborted_done(const WorkerRef *w) {
 static bool resumed_done(const WorkerRef *w) {
         return !worker_active(w) ||
                (w->status.serving.number > 0 && w->status.suspended.number == 0 && !w->status.queueing) ||
-               w->status.failed.number > w->before.number;
+               new_failure(w);
 }
 
 /* ---- journal ---- */
@@ -468,8 +479,10 @@ static void print_journal_tail(const char *unit, pid_t pid, unsigned n) {
                         continue;
                 lines[got++] = strndup((const char *) data + 8, len - 8);
         }
-        if (got > 0)
+        if (got > 0 && pid > 0)
                 fprintf(stderr, "  last log lines of pid %d (journalctl -u %s):\n", (int) pid, unit);
+        else if (got > 0)
+                fprintf(stderr, "  last log lines (journalctl -u %s):\n", unit);
         while (got > 0) {
                 const char *l = lines[--got];
                 fprintf(stderr, "    %s\n", strempty(l));
@@ -875,12 +888,14 @@ static void report_failures(const App *a, const char *what) {
         }
 }
 
-/* Takes every involved worker's prepared generation back; the old ones keep serving. */
+/* Takes every involved worker's prepared generation back; the old ones keep serving.
+ * Every involved worker gets the abort, also those whose status does not show the new
+ * generation yet: the shim may not have handled the prepare when we looked. Abort with
+ * nothing to abort is a no-op there. */
 static int app_abort(sd_bus *bus, App *a) {
         for (unsigned i = 0; i < a->n_workers; i++) {
                 WorkerRef *w = &a->workers[i];
-                if (w->involved && worker_active(w) &&
-                    (w->status.ready.number > w->before.number || w->status.starting.number > w->before.number))
+                if (w->involved && worker_active(w))
                         (void) worker_signal(bus, w, SIGNAL_ABORT);
         }
         return app_wait(bus, a, aborted_done, now_monotonic() + arg_timeout);
@@ -919,6 +934,8 @@ static int verb_restart(sd_bus *bus, char **args) {
                 }
                 w->involved = true;
                 w->before = w->status.serving;
+                w->failed_before = w->status.failed.number;
+                w->failure_before = w->status.failure ? strdup(w->status.failure) : NULL;
                 running++;
         }
 
@@ -1019,7 +1036,9 @@ static int verb_resume(sd_bus *bus, char **args) {
                 if (!worker_active(w) || (w->status.suspended.number == 0 && !w->status.queueing))
                         continue;
                 w->involved = true;
-                w->before = w->status.suspended.number > 0 ? w->status.suspended : (WorkerGeneration) { .number = w->status.failed.number };
+                w->before = w->status.suspended;
+                w->failed_before = w->status.failed.number;
+                w->failure_before = w->status.failure ? strdup(w->status.failure) : NULL;
                 suspended++;
         }
         if (suspended == 0) {

@@ -87,3 +87,11 @@ static inline void *mfree(void *p) {
 static inline int strcmp_ptr(const char *const *a, const char *const *b) {
         return strcmp(*a, *b);
 }
+
+static inline bool streq_ptr(const char *a, const char *b) {
+        return a && b ? streq(a, b) : a == b;
+}
+
+#ifndef MAX
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif

@@ -438,7 +438,15 @@ static void swap_reply(Worker *w, Generation *g, const char *error) {
         w->swap_request = sd_bus_message_unref(w->swap_request);
 }
 
+/* From here on the shim is about to exit. journald attributes a native journal entry
+ * to a unit by looking up the sender's cgroup, which fails once the sender is gone, so
+ * our last words go through stderr, the stream systemd connected to the unit. */
+static void worker_log_last_words(void) {
+        log_set_target(LOG_TARGET_STDERR);
+}
+
 static void worker_fail(Worker *w, int status) {
+        worker_log_last_words();
         if (!w->stopping) {
                 w->stopping = true;
                 w->exit_status = status;
@@ -551,7 +559,9 @@ static int on_generation_exit(sd_event_source *s, const siginfo_t *si, void *use
 
         log_gen(was == GENERATION_DRAINING && !g->killed ? LOG_INFO : LOG_WARNING, g->number,
                 "Generation %" PRIu64 " (pid %d) %s%s.", g->number, (int) g->pid, how,
-                was == GENERATION_DRAINING ? (g->killed ? " after StopTimeoutSec= ran out" : " after draining") : "");
+                was != GENERATION_DRAINING ? "" :
+                g->killed ? (g->ready_usec ? " after StopTimeoutSec= ran out" : "") :
+                g->ready_usec ? " after draining" : " after it was asked to stop");
 
         if (w->incoming == g && !w->stopping) {
                 /* Whatever state it was in, the swap it was meant for failed. */
@@ -987,6 +997,7 @@ static int on_stop_signal(sd_event_source *s, const struct signalfd_siginfo *si,
         Worker *w = userdata;
 
         if (!w->stopping) {
+                worker_log_last_words();
                 log_info("Received %s, stopping all generations.", signal_name((int) si->ssi_signo));
                 w->stopping = true;
                 w->exit_status = EXIT_SUCCESS;
@@ -1249,8 +1260,8 @@ int worker_run(Worker *w) {
                 if (delay > BACKOFF_MAX_USEC)
                         delay = BACKOFF_MAX_USEC;
                 _cleanup_free_ char *t = format_duration(delay);
-                log_notice("The app failed %u times in a row; waiting %s before starting it again.",
-                           w->crashes, strempty(t));
+                log_notice("The app failed %u time%s in a row; waiting %s before starting it again.",
+                           w->crashes, w->crashes == 1 ? "" : "s", strempty(t));
                 r = sd_event_now(w->event, CLOCK_MONOTONIC, &now);
                 if (r >= 0)
                         r = sd_event_add_time(w->event, &w->backoff_source, CLOCK_MONOTONIC, now + delay, 0,

@@ -236,7 +236,7 @@ assert_eq "$(ct systemctl is-active crashy@0.socket)" active "the socket unit is
 assert_eq "$(ct python3 -c "$probe" /run/crashy/crashy.0.sock)" "connected" "the socket still accepts connections into its backlog"
 ct_journal_sync
 assert_match "$(ct journalctl -b -u crashy@0.service --no-pager -o cat | grep -F 'in a row; waiting' | tail -n1)" \
-	'^The app failed [0-9]+ times in a row; waiting [0-9]+m?s before starting it again' "the shim backs off between crashes"
+	'^The app failed [0-9]+ times? in a row; waiting [0-9]+m?s before starting it again' "the shim backs off between crashes"
 ct rm -f /run/sockd-test/crashloop
 if ct_wait_active crashy@0.service 60; then ok "the worker recovers once the app is fixed"; else fail "the worker recovers once the app is fixed"; fi
 # fd hygiene, checked before any connection reaches this app: it inherits stdio and
