@@ -435,13 +435,18 @@ static const char *const system_only_service[] = {
         "ProtectHome=read-only",   "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
         "ProtectKernelLogs=yes",   "ProtectControlGroups=yes",  "ProtectClock=yes",
         "ProtectHostname=yes",
+        "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_DAC_READ_SEARCH CAP_FOWNER CAP_FSETID "
+        "CAP_IPC_OWNER CAP_KILL CAP_NET_BIND_SERVICE CAP_NET_BROADCAST CAP_NET_RAW CAP_SETGID "
+        "CAP_SETPCAP CAP_SETUID CAP_SYS_RESOURCE",
+        "ProtectProc=invisible",   "PrivateIPC=yes",        "RemoveIPC=yes",
 };
 
 /* Sandboxing a user's manager applies as well. */
 static const char *const everywhere_service[] = {
         "NoNewPrivileges=yes",     "RestrictSUIDSGID=yes", "RestrictRealtime=yes",
         "RestrictNamespaces=yes",  "LockPersonality=yes",  "SystemCallArchitectures=native",
-        "SystemCallFilter=@system-service", "SystemCallErrorNumber=EPERM", "UMask=0027",
+        "SystemCallFilter=@system-service", "SystemCallFilter=~@resources",
+        "SystemCallErrorNumber=EPERM", "UMask=0027",
         "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
 };
 

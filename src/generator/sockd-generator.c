@@ -241,6 +241,11 @@ static int run(int argc, char *argv[]) {
         /* systemd(1) tells generators which manager runs them. */
         if (streq(strempty(getenv("SYSTEMD_SCOPE")), "user"))
                 arg_user = true;
+        /* User= and Group= are looked up through NSS. nss-systemd would ask PID 1 about
+         * dynamic users, and PID 1 is busy waiting for us: a name that no file knows
+         * would hang the generator until systemd kills it, and every app with it. */
+        if (getenv("SYSTEMD_SCOPE") && setenv("SYSTEMD_NSS_DYNAMIC_BYPASS", "1", 1) < 0)
+                return log_error_errno(negative_errno(), "Failed to set $SYSTEMD_NSS_DYNAMIC_BYPASS: %m");
         search = config_search_path(arg_user);
         if (!search)
                 return log_oom();

@@ -226,6 +226,19 @@ static int parse_socket_directory(ParseState *s, const ConfigKey *key, const cha
                 return key_error(s, key, -EINVAL,
                                  "'%s' is a shared system directory; sockd sets the owner and mode of the socket "
                                  "directory, so give the app one of its own (e.g. /run/APP)", value);
+        if (path_is_normalized_absolute(value)) {
+                /* Only below the runtime directory: tmpfiles re-owns whatever is named
+                 * here, and no list of system directories to refuse is ever complete. */
+                _cleanup_free_ char *base = s->config->user_scope ? user_runtime_dir() : strdup("/run");
+                size_t n = base ? strlen(base) : 0;
+
+                if (!base)
+                        return -ENOMEM;
+                if (strncmp(value, base, n) != 0 || value[n] != '/')
+                        return key_error(s, key, -EINVAL,
+                                         "must be a directory of the app's own below %s (e.g. %s/APP), as sockd sets "
+                                         "its owner and mode; got '%s'", base, base, value);
+        }
         return parse_abs_path(s, key, value, data);
 }
 
@@ -406,6 +419,8 @@ static int config_handler(void *userdata, const char *section, const char *name,
         if (s->continuation)
                 return parse_error(s, s->line, -EINVAL,
                                    "%s: indented continuation lines are not supported, put the value on one line", name), 0;
+        if (isempty(name))
+                return parse_error(s, s->line, -EINVAL, "a line with no key before its '='"), 0;
         if (isempty(section))
                 return parse_error(s, s->line, -EINVAL, "%s: key outside of a section; start with [App]", name), 0;
 
