@@ -476,6 +476,8 @@ static const struct error_case {
         { "Directory=/home/alice", B "[Socket]\nDirectory=/home/alice\n", -EINVAL, 4, "Directory: '/home/alice' is a shared" },
         { "Directory=/usr/bin", B "[Socket]\nDirectory=/usr/bin\n", -EINVAL, 4, "Directory: must be a directory of the app's own below /run (e.g. /run/APP)" },
         { "Directory=/etc/ssl", B "[Socket]\nDirectory=/etc/ssl\n", -EINVAL, 4, "Directory: must be a directory of the app's own below /run" },
+        { "Exec with a CR", "[App]\nExec=/bin/true\rExecStartPre=+/usr/bin/id\n", -EINVAL, 2, "Exec: contains a control character (0x0d)" },
+        { "Exec ending in a backslash", "[App]\nExec=/bin/true \\\n", -EINVAL, 2, "Exec: must not end in '\\'" },
         { "key without a name", B "=foo\n", -EINVAL, 3, "a line with no key before its '='" },
         { "Directory with {worker}", B "[Socket]\nDirectory=/run/a{worker}\n", -EINVAL, 4, "Directory: must not contain spaces" },
         { "syntax error comes first", "[App]\nExec=/bin/true\njunk\nWorkers=0\n", -EINVAL, 3,

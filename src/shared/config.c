@@ -170,6 +170,14 @@ static int parse_exec(ParseState *s, const ConfigKey *key, const char *value, vo
                 n = strcspn(++start, value[0] == '"' ? "\"" : "'");
         else
                 n = strcspn(start, " \t");
+        /* It lands in ExecStart= verbatim: a CR would end that line in systemd's parser
+         * and start a setting of the config's choosing, a trailing '\' would join the
+         * next line of the unit onto it. */
+        for (const char *p = value; *p; p++)
+                if ((unsigned char) *p < ' ' && *p != '\t')
+                        return key_error(s, key, -EINVAL, "contains a control character (0x%02x)", (unsigned) (unsigned char) *p);
+        if (value[strlen(value) - 1] == '\\')
+                return key_error(s, key, -EINVAL, "must not end in '\\', which would continue the unit's line");
         program = strndup(start, n);
         if (!program)
                 return -ENOMEM;
