@@ -437,6 +437,9 @@ def build_reading(raw_path, meta_path, out_path):
             t += ("The three sockd-spawn shims used %.0f ms of CPU per run (median) while nginx and the "
                   "apps used seconds: nothing of sockd is on the request path, by construction (nginx "
                   "connects to the socket systemd bound, the app accepts on it). " % shim)
+        if sba[0] is not None:
+            t += ("For scale: (a) and (a'), which differ only by the worker sandbox, differ by %.2f–%.2f from "
+                  "round to round; that is the noise floor of these throughput ratios on this machine. " % (sba[1], sba[2]))
         if bas[0] is not None and sba[0] is not None:
             within = lambda r: r[1] <= 1.0 <= r[2]
             t += "The worker sandbox alone: a'/a = %s%s; sockd against the same sandbox: b/a' = %s%s. " % (
@@ -522,9 +525,15 @@ def build_reading(raw_path, meta_path, out_path):
         hr = int(meta.get("s2_rate", 0) * 3 / 2)
         los, his = R.spread("s2", "high", "sockd", "steady_p99_ms")
         lop, hip = R.spread("s2", "high", "pm2", "steady_p99_ms")
-        t = ("**Steady state at %d req/s.** p99 %.0f ms under sockd (rounds %.0f–%.0f), %.0f ms under pm2 "
-             "(rounds %.0f–%.0f). " % (hr, hs, los, his, hp, lop, hip))
-        if hip > 10 * max(his, 1):
+        t = ("**Steady state at %d req/s.** p99 %.0f ms under sockd (%.0f–%.0f ms over the rounds), %.0f ms "
+             "under pm2 (%.0f–%.0f ms). " % (hr, hs, los, his, hp, lop, hip))
+        bad_s = [v for v in R.vals("s2", "high", "sockd", "steady_p99_ms").values() if v > 10 * max(hs, 1)]
+        bad_p = [v for v in R.vals("s2", "high", "pm2", "steady_p99_ms").values() if v > 10 * max(hp, 1)]
+        if bad_s:
+            t += ("%d sockd round%s had a p99 of %s ms: a stall of the whole machine, which hits whichever "
+                  "contender is running. " % (len(bad_s), "" if len(bad_s) == 1 else "s",
+                                              ", ".join("%.0f" % v for v in bad_s)))
+        if hip > 10 * max(his, 1) and bad_p:
             t += ("In pm2's bad rounds the latency runs away to seconds and stays there. The likely mechanism: "
                   "in cluster mode the master (pm2's God daemon) accepts every TCP connection and hands it to a "
                   "worker over IPC, one handoff per worker at a time; when a stall makes nginx open many new "
@@ -533,8 +542,10 @@ def build_reading(raw_path, meta_path, out_path):
                   "queue, while debugging this). Under sockd every worker accepts directly on its own socket. "
                   "This is also why the restart rate above "
                   "is %d req/s: at 1.5 times that, pm2's baseline is not always steady on this machine. " % meta.get("s2_rate", 0))
+        elif not bad_s:
+            t += "Neither ran away at this rate in this run. "
         else:
-            t += "No run-away at this rate in this run. "
+            t += "pm2 did not run away at this rate in this run. "
         L.append(t)
     if R.vals("s2", "fast", "sockdctl", "during_p99_ms"):
         g = lambda case, c, m: R.med("s2", case, c, m)
@@ -548,13 +559,25 @@ def build_reading(raw_path, meta_path, out_path):
                  ", none fails" if not any(sum(R.vals("s2", cs, "systemctl", "during_err").values()) for cs in ("fast", "slow")) else "",
                  g("fast", "systemctl", "during_p99_ms"), g("slow", "systemctl", "during_p99_ms"),
                  g("fast", "pm2", "restart_s") or 0, g("slow", "pm2", "restart_s") or 0))
+        pw = list(R.vals("s2", "fast", "pm2", "restart_s").values()) + list(R.vals("s2", "slow", "pm2", "restart_s").values())
+        if pw:
+            t = t.rstrip() + ", varying from %.1f to %.1f s between rounds, " % (min(pw), max(pw))
         sp, pp = g("fast", "sockdctl", "during_p99_ms"), g("fast", "pm2", "during_p99_ms")
         if pp is not None and sp is not None and pp < sp:
-            t += ("and disturbs latency least (p99 %.0f ms against sockd's %.0f ms with the instantly ready app). "
-                  "sockd's cost is the moment all traffic moves to three just-started Node processes while their "
-                  "start-up still loads both cores: with the app that is ready after 1 s, whose start-up work is "
-                  "over by the switch, its p99 is %.0f ms. (While this bench was written, runs on a busier machine "
-                  "put that spike at 100-500 ms for the instantly ready app.) " % (pp, sp, g("slow", "sockdctl", "during_p99_ms")))
+            ss = g("slow", "sockdctl", "during_p99_ms")
+            t += "and disturbs latency least (p99 %.0f ms against sockd's %.0f ms with the instantly ready app). " % (pp, sp)
+            if ss is not None and ss < 0.6 * sp:
+                t += ("sockd's cost is the moment all traffic moves to three just-started Node processes while their "
+                      "start-up still loads both cores: with the app that is ready after 1 s, whose start-up work is "
+                      "over by the switch, its p99 is %.0f ms. " % ss)
+            else:
+                t += ("With the app that is ready after 1 s sockd's p99 is much the same (%.0f ms), so the cost is the "
+                      "switch itself: at commit every worker's traffic moves at the same moment to a process that "
+                      "has served little or nothing yet (cold code paths, new connections from nginx); the 100 ms "
+                      "timelines in bench/out/ show the spike right at the switch. pm2 moves one worker at a time. "
+                      % ss)
+            t += ("(While this bench was written, runs on a busier machine put sockd's spike at 100-500 ms for the "
+                  "instantly ready app.) ")
         else:
             pm2_ran_away = max(R.vals("s2", "fast", "pm2", "steady_p99_ms").values(), default=0) > 50
             t += ("and here disturbed latency more than sockd (p99 %s ms against %.0f ms with the instantly ready "

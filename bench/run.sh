@@ -21,6 +21,7 @@
 #
 # Needs root (overlay mount + systemd-nspawn), nginx, wrk, node, npm, meson, ninja, gcc.
 # Defaults take ~15 minutes on 2 cores.
+
 # Pid lists are split into words on purpose (SC2086); single-quoted scripts are expanded
 # by the shell inside the container (SC2016).
 # shellcheck disable=SC2086,SC2016
@@ -40,7 +41,7 @@ while (($#)); do
 	--only) only=$2; shift 2 ;;
 	--quick) quick=1; shift ;;
 	--no-results) write_results=0; shift ;;
-	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,/^$/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
 	esac
 done
