@@ -29,13 +29,6 @@
 #define EXIT_OPERATION_FAILED 1
 #define EXIT_USAGE 2
 
-/* Must match sockd-spawn (src/spawn/worker.h). */
-#define SIGNAL_PREPARE (SIGRTMIN + 1)
-#define SIGNAL_COMMIT (SIGRTMIN + 2)
-#define SIGNAL_ABORT (SIGRTMIN + 3)
-#define SIGNAL_PREPARE_SUSPENDED (SIGRTMIN + 4)
-#define SIGNAL_SUSPEND (SIGRTMIN + 5)
-#define SIGNAL_RESUME (SIGRTMIN + 6)
 
 #define SYSTEMD_VERSION_MIN 245
 
@@ -896,7 +889,7 @@ static int app_abort(sd_bus *bus, App *a) {
         for (unsigned i = 0; i < a->n_workers; i++) {
                 WorkerRef *w = &a->workers[i];
                 if (w->involved && worker_active(w))
-                        (void) worker_signal(bus, w, SIGNAL_ABORT);
+                        (void) worker_signal(bus, w, WORKER_SIGNAL_ABORT);
         }
         return app_wait(bus, a, aborted_done, now_monotonic() + arg_timeout);
 }
@@ -943,7 +936,7 @@ static int verb_restart(sd_bus *bus, char **args) {
         if (running > 0 && !queue) {
                 for (unsigned i = 0; i < a.n_workers; i++)
                         if (a.workers[i].involved) {
-                                r = worker_signal(bus, &a.workers[i], arg_suspended ? SIGNAL_PREPARE_SUSPENDED : SIGNAL_PREPARE);
+                                r = worker_signal(bus, &a.workers[i], arg_suspended ? WORKER_SIGNAL_PREPARE_SUSPENDED : WORKER_SIGNAL_PREPARE);
                                 if (r < 0) {
                                         (void) app_abort(bus, &a);
                                         return r;
@@ -974,7 +967,7 @@ static int verb_restart(sd_bus *bus, char **args) {
          * back; a worker that fails now is restarted by systemd. */
         for (unsigned i = 0; i < a.n_workers; i++)
                 if (a.workers[i].involved)
-                        (void) worker_signal(bus, &a.workers[i], arg_suspended ? SIGNAL_SUSPEND : SIGNAL_COMMIT);
+                        (void) worker_signal(bus, &a.workers[i], arg_suspended ? WORKER_SIGNAL_SUSPEND : WORKER_SIGNAL_COMMIT);
         r = app_wait(bus, &a, arg_suspended ? suspended_done : committed_done, deadline);
         if (r < 0)
                 return log_error_errno(r, "Failed while waiting for the workers to %s: %m",
@@ -1047,7 +1040,7 @@ static int verb_resume(sd_bus *bus, char **args) {
         }
         for (unsigned i = 0; i < a.n_workers; i++)
                 if (a.workers[i].involved)
-                        (void) worker_signal(bus, &a.workers[i], SIGNAL_RESUME);
+                        (void) worker_signal(bus, &a.workers[i], WORKER_SIGNAL_RESUME);
         r = app_wait(bus, &a, resumed_done, now_monotonic() + arg_timeout);
         if (r < 0)
                 return log_error_errno(r, "Failed while waiting for the workers to resume: %m");

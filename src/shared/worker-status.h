@@ -3,7 +3,20 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <sys/types.h>
+
+/* systemd's own channel to the shim, so that sockdctl works wherever systemctl does
+ * (--user, -H, -M): it sends these with KillUnit(..., "main", signal) and follows the
+ * outcome in the unit's StatusText. */
+#define WORKER_SIGNAL_PREPARE (SIGRTMIN + 1)
+#define WORKER_SIGNAL_COMMIT (SIGRTMIN + 2)
+#define WORKER_SIGNAL_ABORT (SIGRTMIN + 3)
+#define WORKER_SIGNAL_PREPARE_SUSPENDED (SIGRTMIN + 4)
+#define WORKER_SIGNAL_SUSPEND (SIGRTMIN + 5)
+#define WORKER_SIGNAL_RESUME (SIGRTMIN + 6)
+/* Sent to a held Ready=notify app: release the requests you hold. */
+#define WORKER_APP_RESUME_SIGNAL SIGUSR2
 
 /* sockd-spawn's StatusText, read back: "; "-separated items "STATE: generation N, pid P"
  * (serving, suspended, starting, ready, draining), "suspended: queueing", "failed:

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "generation.h"
 #include "node-ipc.h"
+#include "worker-status.h"
 
 #define WORKER_BUS_PATH "/io/sockd/Worker"
 #define WORKER_BUS_INTERFACE "io.sockd.Worker1"
@@ -19,17 +20,7 @@
 #define WORKER_ERROR_NOT_SERVING "io.sockd.Error.NotServing"
 #define WORKER_CONTROL_SOCKET "control"
 
-/* systemd's own channel to the shim, so that sockdctl works wherever systemctl does
- * (--user, -H, -M): it sends these with KillUnit(..., "main", signal) and follows the
- * outcome in the unit's StatusText. */
-#define WORKER_SIGNAL_PREPARE (SIGRTMIN + 1)
-#define WORKER_SIGNAL_COMMIT (SIGRTMIN + 2)
-#define WORKER_SIGNAL_ABORT (SIGRTMIN + 3)
-#define WORKER_SIGNAL_PREPARE_SUSPENDED (SIGRTMIN + 4)
-#define WORKER_SIGNAL_SUSPEND (SIGRTMIN + 5)
-#define WORKER_SIGNAL_RESUME (SIGRTMIN + 6)
-/* Sent to a held Ready=notify app: release the requests you hold. */
-#define WORKER_APP_RESUME_SIGNAL SIGUSR2
+/* The signals sockdctl sends are in worker-status.h, beside the StatusText they answer in. */
 
 typedef struct Worker Worker;
 
