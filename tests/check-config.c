@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "system-claims.h"
 #include "macro.h"
 #include "strv.h"
 #include "test-util.h"
@@ -467,16 +468,20 @@ static const struct error_case {
         { "Mode=0460", B "[Socket]\nMode=0460\n", -EINVAL, 4, "Mode: 0460 does not let the socket's owner connect" },
         { "Mode=0640: group cannot connect", B "[Socket]\nMode=0640\n", -EINVAL, 4,
           "Mode: 0640 lets the group read but not connect (connecting needs write permission), use 0660" },
-        { "Directory=/", B "[Socket]\nDirectory=/\n", -EINVAL, 4, "Directory: '/' is a shared system directory" },
-        { "Directory=/run", B "[Socket]\nDirectory=/run\n", -EINVAL, 4, "Directory: '/run' is a shared system directory" },
-        { "Directory=/var/lib", B "[Socket]\nDirectory=/var/lib\n", -EINVAL, 4, "Directory: '/var/lib' is a shared" },
+        { "Directory=/", B "[Socket]\nDirectory=/\n", -EINVAL, 4, "Directory: '/' is not a directory of the app's own below /run" },
+        { "Directory=/run", B "[Socket]\nDirectory=/run\n", -EINVAL, 4, "Directory: '/run' is not a directory of the app's own below /run" },
+        { "Directory=/var/lib", B "[Socket]\nDirectory=/var/lib\n", -EINVAL, 4, "Directory: '/var/lib' is not a directory of the app's own below /run" },
         { "Directory=/run/systemd", B "[Socket]\nDirectory=/run/systemd/\n", -EINVAL, 4, "Directory: must be an absolute" },
-        { "Directory=/run/systemd", B "[Socket]\nDirectory=/run/systemd\n", -EINVAL, 4, "Directory: '/run/systemd' is a shared" },
-        { "Directory=/run/user/1000", B "[Socket]\nDirectory=/run/user/1000\n", -EINVAL, 4, "Directory: '/run/user/1000' is a shared" },
-        { "Directory=/home/alice", B "[Socket]\nDirectory=/home/alice\n", -EINVAL, 4, "Directory: '/home/alice' is a shared" },
-        { "Directory=/usr/bin", B "[Socket]\nDirectory=/usr/bin\n", -EINVAL, 4, "Directory: must be a directory of the app's own below /run (e.g. /run/APP)" },
-        { "Directory=/etc/ssl", B "[Socket]\nDirectory=/etc/ssl\n", -EINVAL, 4, "Directory: must be a directory of the app's own below /run" },
-        { "Exec with a CR", "[App]\nExec=/bin/true\rExecStartPre=+/usr/bin/id\n", -EINVAL, 2, "Exec: contains a control character (0x0d)" },
+        { "Directory=/run/systemd", B "[Socket]\nDirectory=/run/systemd\n", -EINVAL, 4, "Directory: '/run/systemd' is /run/systemd, which belongs to systemd or the base system" },
+        { "Directory=/run/systemd/x", B "[Socket]\nDirectory=/run/systemd/x\n", -EINVAL, 4, "Directory: '/run/systemd/x' is inside /run/systemd, which belongs to systemd" },
+        { "Directory=/run/log", B "[Socket]\nDirectory=/run/log\n", -EINVAL, 4, "Directory: '/run/log' is /run/log, which belongs to systemd" },
+        { "Directory=/run/sockd", B "[Socket]\nDirectory=/run/sockd\n", -EINVAL, 4, "Directory: '/run/sockd' is /run/sockd, which belongs to systemd" },
+        { "Directory=/run/user/1000", B "[Socket]\nDirectory=/run/user/1000\n", -EINVAL, 4, "Directory: '/run/user/1000' is inside /run/user" },
+        { "Directory=/run/user/1000/app", B "[Socket]\nDirectory=/run/user/1000/app\n", -EINVAL, 4, "Directory: '/run/user/1000/app' is inside /run/user" },
+        { "Directory=/home/alice", B "[Socket]\nDirectory=/home/alice\n", -EINVAL, 4, "Directory: '/home/alice' is not a directory of the app's own below /run" },
+        { "Directory=/usr/bin", B "[Socket]\nDirectory=/usr/bin\n", -EINVAL, 4, "Directory: '/usr/bin' is not a directory of the app's own below /run (e.g. /run/APP)" },
+        { "Directory=/etc/ssl", B "[Socket]\nDirectory=/etc/ssl\n", -EINVAL, 4, "Directory: '/etc/ssl' is not a directory of the app's own below /run" },
+        { "Exec with a CR", "[App]\nExec=/bin/true\rExecStartPre=+/usr/bin/id\n", -EINVAL, 2, "line contains a control character (0x0d) at column 15" },
         { "Exec ending in a backslash", "[App]\nExec=/bin/true \\\n", -EINVAL, 2, "Exec: must not end in '\\'" },
         { "key without a name", B "=foo\n", -EINVAL, 3, "a line with no key before its '='" },
         { "Directory with {worker}", B "[Socket]\nDirectory=/run/a{worker}\n", -EINVAL, 4, "Directory: must not contain spaces" },
@@ -1202,6 +1207,188 @@ START_TEST(test_search_path_user_finds_configs) {
 }
 END_TEST
 
+/* ---- boundaries: what a config may name, what is left to the running system ---- */
+
+START_TEST(test_inline_comments_never_cut_a_value) {
+        _cleanup_app_config_ AppConfig *c = load_ok(
+                "[App]\n"
+                "Exec=/bin/sh -c \"exec app ; echo done\"   ; the comment\n"
+                "Environment=A=x ;y\n"
+                "Environment=B=1 ; a comment\n"
+                "Environment=C=a;b ;c\n"
+                "Environment=D=end ;\n"
+                "Environment=E=tab\t;\tcomment\n");
+
+        ck_assert_str_eq(c->exec, "/bin/sh -c \"exec app ; echo done\"");
+        ck_assert_uint_eq(strv_length(c->environment), 5);
+        ck_assert_str_eq(c->environment[0], "A=x ;y");
+        ck_assert_str_eq(c->environment[1], "B=1");
+        ck_assert_str_eq(c->environment[2], "C=a;b ;c");
+        ck_assert_str_eq(c->environment[3], "D=end");
+        ck_assert_str_eq(c->environment[4], "E=tab");
+}
+END_TEST
+
+START_TEST(test_exec_quotes_like_systemd) {
+        _cleanup_app_config_ AppConfig *c = load_ok("[App]\nExec='/opt/my app/run' --flag \"a ; b\" ; comment\n");
+        _cleanup_free_ char *path = test_write_file(tmpdir, "web.conf", "[App]\nExec=/bin/sh -c 'exec app ; echo\n"),
+                            *error = NULL;
+        AppConfig *none = NULL;
+
+        ck_assert_str_eq(c->exec, "'/opt/my app/run' --flag \"a ; b\"");
+        ck_assert_int_eq(app_config_load(path, &none, &error), -EINVAL);
+        ck_assert_ptr_null(none);
+        ck_assert_msg(strstr(error, "':2: Exec: '/bin/sh -c 'exec app , echo' has a single quote (') that is never closed") ||
+                      strstr(error, "':2: Exec: '/bin/sh -c 'exec app ; echo' has a single quote (') that is never closed"),
+                      "%s", error);
+}
+END_TEST
+
+/* What exists, from a fixture tree of tmpfiles.d and unit directories. */
+static SystemClaims *fixture_claims(void) {
+        _cleanup_free_ char *tmpfiles = mkdir_in("tmpfiles.d"), *units = mkdir_in("units"), *p = NULL;
+        char *tdirs[] = { tmpfiles, NULL }, *udirs[] = { units, NULL };
+        SystemClaims *c = NULL;
+
+        free(test_write_file(tmpfiles, "pkg.conf",
+                             "# a comment\n"
+                             "d /run/pkg 0755 root root -\n"
+                             "d /var/run/legacy 0755 root root -\n"
+                             "d \"/run/quoted dir\" 0755 root root -\n"
+                             "d %t/spec/%m 0700 - - -\n"
+                             "f /run/pkgfile.pid 0644 - - -\n"
+                             "d /var/lib/pkg 0755 - - -\n"));
+        free(test_write_file(tmpfiles, "ignored.txt", "d /run/notaconf 0755 - - -\n"));
+        free(test_write_file(units, "svc.service", "[Service]\nExecStart=/bin/true\n RuntimeDirectory=svc other/deep:link\n"));
+        free(test_write_file(units, "tmpl@.service", "[Service]\nExecStart=/bin/true\n"));
+        free(test_write_file(units, "taken.target", "[Unit]\n"));
+        ck_assert_int_ge(asprintf(&p, "%s/web@.service.d", units), 0);
+        ck_assert_int_eq(mkdir(p, 0755), 0); /* a drop-in directory is no unit */
+        ck_assert_int_eq(system_claims_load_from("/run", tdirs, udirs, &c), 0);
+        return c;
+}
+
+START_TEST(test_claims) {
+        _cleanup_system_claims_ SystemClaims *c = fixture_claims();
+        static const struct {
+                const char *dir, *claim;
+        } cases[] = {
+                { "/run/pkg", "/run/pkg" },
+                { "/run/pkg/web", "/run/pkg" },       /* inside it */
+                { "/run/legacy", "/run/legacy" },     /* /var/run is /run */
+                { "/run/quoted dir", "/run/quoted dir" },
+                { "/run/spec", "/run/spec/*" },       /* above it; %m is anything */
+                { "/run/spec/x/y", "/run/spec/*" },
+                { "/run/pkgfile.pid", "/run/pkgfile.pid" },
+                { "/run/svc", "/run/svc" },           /* RuntimeDirectory= */
+                { "/run/other", "/run/other/deep" },  /* above a RuntimeDirectory= */
+                { "/run/pkgx", NULL },
+                { "/run/web", NULL },
+                { "/run/notaconf", NULL },
+                { "/run/svcx", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const Claim *hit = system_claims_find_dir(c, cases[i].dir);
+                ck_assert_msg(streq_ptr(hit ? hit->what : NULL, cases[i].claim), "%s: claimed by '%s', expected '%s'",
+                              cases[i].dir, hit ? hit->what : "(nobody)", strempty(cases[i].claim));
+        }
+        ck_assert_ptr_nonnull(system_claims_find_unit(c, "tmpl@*.service"));
+        ck_assert_ptr_nonnull(system_claims_find_unit(c, "taken.target"));
+        ck_assert_ptr_null(system_claims_find_unit(c, "web@*.service"));
+        ck_assert_ptr_null(system_claims_find_unit(NULL, "taken.target"));
+        ck_assert_ptr_null(system_claims_find_dir(NULL, "/run/pkg"));
+}
+END_TEST
+
+static void assert_context_error(const char *name, const char *content, const ConfigContext *ctx, const char *message) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, name, content), *error = NULL, *expected = NULL;
+        AppConfig *none = NULL;
+
+        ck_assert_int_lt(app_config_load_context(path, ctx, &none, &error), 0);
+        ck_assert_ptr_null(none);
+        ck_assert_int_ge(asprintf(&expected, "'%s'%s", path, message), 0);
+        ck_assert_msg(error && strncmp(error, expected, strlen(expected)) == 0, "%s:\n  '%s'\ndoes not start with\n  '%s'",
+                      name, strempty(error), expected);
+}
+
+static void assert_context_ok(const char *name, const char *content, const ConfigContext *ctx) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, name, content), *error = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+
+        ck_assert_msg(app_config_load_context(path, ctx, &c, &error) == 0, "%s: %s", name, strempty(error));
+}
+
+START_TEST(test_claimed_directories_refused) {
+        _cleanup_system_claims_ SystemClaims *claims = fixture_claims();
+        const ConfigContext ctx = { .claims = claims };
+
+        assert_context_error("web.conf", "[App]\nExec=/bin/true\nUser=root\n[Socket]\nDirectory=/run/pkg\n", &ctx,
+                             ":5: Directory: '/run/pkg' belongs to someone else: ");
+        assert_context_error("web.conf", "[App]\nExec=/bin/true\nUser=root\n[Socket]\nDirectory=/run/other\n", &ctx,
+                             ":5: Directory: '/run/other' belongs to someone else: ");
+        /* the default, /run/APP, is checked too, and has no line */
+        assert_context_error("svc.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the default socket directory of app 'svc' is not the app's own: '/run/svc' belongs to someone else: ");
+        assert_context_error("pkg.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the default socket directory of app 'pkg' is not the app's own:");
+        assert_context_error("log.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the default socket directory of app 'log' is not the app's own: '/run/log' is /run/log");
+        assert_context_error("systemd.conf", "[App]\nExec=/bin/true\nUser=root\n", &(ConfigContext) {},
+                             ": the default socket directory of app 'systemd' is not the app's own: '/run/systemd' is /run/systemd");
+        assert_context_error("user.conf", "[App]\nExec=/bin/true\nUser=root\n", &(ConfigContext) {},
+                             ": the default socket directory of app 'user' is not the app's own: '/run/user' is /run/user");
+        /* with Directory= set elsewhere the name is fine */
+        assert_context_ok("pkg.conf", "[App]\nExec=/bin/true\nUser=root\n[Socket]\nDirectory=/run/pkg-web\n", &ctx);
+        assert_context_ok("web.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx);
+}
+END_TEST
+
+START_TEST(test_unit_names_refused) {
+        _cleanup_system_claims_ SystemClaims *claims = fixture_claims();
+        const ConfigContext ctx = { .claims = claims }, user = { .user_scope = true, .claims = claims };
+
+        assert_context_error("default.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the app name 'default' would generate default.target, which is systemd's own special unit");
+        assert_context_error("multi-user.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the app name 'multi-user' would generate multi-user.target");
+        assert_context_error("tmpl.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the app's units would shadow the existing unit tmpl@.service (");
+        assert_context_error("taken.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the app's units would shadow the existing unit taken.target (");
+        assert_context_error("systemd-foo.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the app name 'systemd-foo' starts with 'systemd-'");
+        assert_context_error("sockd.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx, ": the app name 'sockd' is sockd's own");
+        assert_context_error("web.socket.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx,
+                             ": the app name 'web.socket' ends in '.socket', a unit type");
+        assert_context_error("graphical-session.conf", "[App]\nExec=/bin/true\n", &user,
+                             ": the app name 'graphical-session' would generate graphical-session.target");
+        /* special to a user's manager only */
+        assert_context_ok("graphical-session.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx);
+        /* a dynamic user named like a real one would be that user */
+        assert_context_error("root.conf", "[App]\nExec=/bin/true\n", &ctx,
+                             ": [App] User= is not set, so the app would run as a dynamic user named 'root'");
+        assert_context_ok("root.conf", "[App]\nExec=/bin/true\nUser=root\n", &ctx);
+}
+END_TEST
+
+START_TEST(test_running_system_checked_only_when_asked) {
+        const ConfigContext boot = {}, check = { .check_system = true };
+        const char *content = "[App]\nExec=/bin/true\nUser=sockd-no-such-user\nGroup=sockd-no-such-group\n"
+                              "EnvironmentFile=/nonexistent/sockd/env\n[Socket]\nUser=sockd-no-such-user\n"
+                              "Group=sockd-no-such-group\n";
+
+        /* At boot: what NSS or a late mount would tell is left to the worker. */
+        assert_context_ok("web.conf", content, &boot);
+        assert_context_error("web.conf", content, &check, ":3: User: unknown user 'sockd-no-such-user'");
+        assert_context_error("web.conf", "[App]\nExec=/bin/true\nUser=root\nEnvironmentFile=/nonexistent/sockd/env\n", &check,
+                             ":4: EnvironmentFile: cannot access '/nonexistent/sockd/env'");
+        /* syntax is checked either way */
+        assert_context_error("web.conf", "[App]\nExec=/bin/true\nUser=bad:name\n", &boot,
+                             ":3: User: 'bad:name' is not a valid user or group name");
+}
+END_TEST
+
 Suite *config_suite(void) {
         Suite *s = suite_create("config");
         TCase *tc;
@@ -1244,6 +1431,17 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_search_path);
         tcase_add_test(tc, test_search_path_used_for_enumerate);
         tcase_add_test(tc, test_enum_strings);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("boundaries");
+        tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
+        tcase_add_checked_fixture(tc, save_env, restore_env);
+        tcase_add_test(tc, test_inline_comments_never_cut_a_value);
+        tcase_add_test(tc, test_exec_quotes_like_systemd);
+        tcase_add_test(tc, test_claims);
+        tcase_add_test(tc, test_claimed_directories_refused);
+        tcase_add_test(tc, test_unit_names_refused);
+        tcase_add_test(tc, test_running_system_checked_only_when_asked);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("user-scope");

@@ -190,20 +190,6 @@ START_TEST(test_parse_uint_range) {
 }
 END_TEST
 
-START_TEST(test_parse_boolean) {
-        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on", "YES", "True", "ON" };
-        static const char *const no[] = { "0", "no", "n", "false", "f", "off", "NO", "False", "Off" };
-        static const char *const bad[] = { "", "2", "yess", "enable", " yes", "yes ", "-1", "nope" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-                ck_assert_msg(parse_boolean(yes[i]) == 1, "'%s'", yes[i]);
-        for (size_t i = 0; i < ELEMENTSOF(no); i++)
-                ck_assert_msg(parse_boolean(no[i]) == 0, "'%s'", no[i]);
-        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                ck_assert_msg(parse_boolean(bad[i]) == -EINVAL, "'%s'", bad[i]);
-}
-END_TEST
-
 /* ---- strings ---- */
 
 START_TEST(test_expand_worker) {
@@ -394,6 +380,91 @@ START_TEST(test_strv) {
 }
 END_TEST
 
+/* ---- command lines, as systemd's ExecStart= reads them ---- */
+
+START_TEST(test_exec_split_good) {
+        static const struct {
+                const char *line;
+                const char *argv[6];
+        } cases[] = {
+                { "/usr/bin/node server.js", { "/usr/bin/node", "server.js" } },
+                { "  /bin/true  ", { "/bin/true" } },
+                { "/bin/sh -c \"exec app ; echo done\"", { "/bin/sh", "-c", "exec app ; echo done" } },
+                { "/bin/sh -c 'a \"b\" c'", { "/bin/sh", "-c", "a \"b\" c" } },
+                { "\"/opt/my app/run\" --x", { "/opt/my app/run", "--x" } },
+                { "/bin/echo a\"b c\"d", { "/bin/echo", "ab cd" } },
+                { "/bin/echo \"\\\"quoted\\\"\"", { "/bin/echo", "\"quoted\"" } },
+                { "/bin/echo \\x41\\101\\u00e9\\s", { "/bin/echo", "AA\xc3\xa9 " } },
+                { "/bin/echo \"\"", { "/bin/echo", "" } },
+                { "/bin/echo\ttab", { "/bin/echo", "tab" } },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_strv_free_ char **argv = NULL;
+                _cleanup_free_ char *error = NULL;
+                size_t n = 0;
+
+                ck_assert_msg(exec_split(cases[i].line, &argv, &error) == 0, "'%s': %s", cases[i].line, strempty(error));
+                ck_assert_ptr_null(error);
+                while (cases[i].argv[n])
+                        n++;
+                ck_assert_msg(strv_length(argv) == n, "'%s': %zu words", cases[i].line, strv_length(argv));
+                for (size_t j = 0; j < n; j++)
+                        ck_assert_msg(streq(argv[j], cases[i].argv[j]), "'%s': word %zu is '%s', expected '%s'",
+                                      cases[i].line, j, argv[j], cases[i].argv[j]);
+        }
+}
+END_TEST
+
+START_TEST(test_exec_split_bad) {
+        static const struct {
+                const char *line, *error;
+        } cases[] = {
+                { "/bin/sh -c \"exec app", "has a double quote (\") that is never closed" },
+                { "/bin/sh -c 'exec app", "has a single quote (') that is never closed" },
+                { "/bin/echo \\q", "has an escape systemd does not know, '\\q'" },
+                { "/bin/echo \\x4", "has an escape systemd does not know" },
+                { "/bin/echo \\x00", "has an escape systemd does not know" },
+                { "/bin/echo \\", "ends in a backslash" },
+                { "", "has no command" },
+                { "   ", "has no command" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_strv_free_ char **argv = NULL;
+                _cleanup_free_ char *error = NULL;
+
+                ck_assert_msg(exec_split(cases[i].line, &argv, &error) == -EINVAL, "'%s' was accepted", cases[i].line);
+                ck_assert_ptr_null(argv);
+                ck_assert_msg(error && strncmp(error, cases[i].error, strlen(cases[i].error)) == 0,
+                              "'%s': '%s' does not start with '%s'", cases[i].line, strempty(error), cases[i].error);
+        }
+}
+END_TEST
+
+START_TEST(test_escape_for_terminal) {
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "plain text, \xc3\xa9t\xc3\xa9", "plain text, \xc3\xa9t\xc3\xa9" },
+                { "\x1b]0;owned\x07", "\\x1b]0;owned\\x07" },
+                { "line\nnext\ttab", "line\\x0anext\\x09tab" },
+                { "del\x7f", "del\\x7f" },
+                { "csi\xc2\x9b" "2J", "csi\\xc2\\x9b2J" },
+                { "nbsp\xc2\xa0ok", "nbsp\xc2\xa0ok" },
+                { "", "" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *e = escape_for_terminal(cases[i].in);
+                ck_assert_msg(e && streq(e, cases[i].out), "'%s' -> '%s', expected '%s'", cases[i].in, strempty(e),
+                              cases[i].out);
+        }
+        _cleanup_free_ char *e = escape_for_terminal(NULL);
+        ck_assert_str_eq(e, "");
+}
+END_TEST
+
 Suite *parse_suite(void) {
         Suite *s = suite_create("parse");
         TCase *tc;
@@ -407,7 +478,6 @@ Suite *parse_suite(void) {
         tc = tcase_create("numbers");
         tcase_add_test(tc, test_parse_mode);
         tcase_add_test(tc, test_parse_uint_range);
-        tcase_add_test(tc, test_parse_boolean);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("strings");
@@ -421,6 +491,12 @@ Suite *parse_suite(void) {
         tcase_add_test(tc, test_env_assignment_is_valid);
         tcase_add_test(tc, test_paths);
         tcase_add_test(tc, test_user_group_name_is_valid);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("exec");
+        tcase_add_test(tc, test_exec_split_good);
+        tcase_add_test(tc, test_exec_split_bad);
+        tcase_add_test(tc, test_escape_for_terminal);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("strv");

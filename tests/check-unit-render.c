@@ -540,7 +540,12 @@ START_TEST(test_render_user_scope) {
 
         /* Line by line against the same app for the system. */
         sys = load_scope("web.conf", "[App]\nExec=/bin/true\nWorkers=2\nEnvironment=A=1\n[Socket]\n"
-                                     "Directory=/run/user/4242/web\nGroup=root\n", false);
+                                     "Directory=/run/web\nGroup=root\n", false);
+        /* A system app may not use a user's runtime directory: put it there by hand, so
+         * that only the scope differs. */
+        free(sys->socket_directory);
+        sys->socket_directory = strdup("/run/user/4242/web");
+        ck_assert_ptr_nonnull(sys->socket_directory);
         ck_assert_int_eq(app_units_render(sys, "/run/user/4242/sockd/web.tmpfiles", &s), 0);
         ck_assert_uint_eq(assert_same_but_commented(s.service, u.service, false), ELEMENTSOF(system_only_service));
         ck_assert_uint_eq(assert_same_but_commented(s.socket, u.socket, true), 2);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "macro.h"
 #include "strv.h"
+#include "system-claims.h"
 #include "unit-render.h"
 
 #define GENERATOR_SUBDIR "sockd"
@@ -182,14 +183,22 @@ static int dry_run_app(const AppConfig *c) {
 }
 
 /* Loads one file; an invalid one is logged with its file:line and the app skipped. */
-static int load(const char *path, AppConfig **ret) {
+static int load(const char *path, const SystemClaims *claims, AppConfig **ret) {
         _cleanup_free_ char *error = NULL, *app = NULL;
+        /* At boot only what generators may rely on: the files in /etc, /run and /usr.
+         * Users, groups and EnvironmentFile=s are checked when a worker starts, and by
+         * --dry-run, which a person runs on the running system. */
+        const ConfigContext ctx = {
+                .user_scope = arg_user,
+                .check_system = arg_dry_run,
+                .claims = claims,
+        };
         int r;
 
         /* Messages about this file carry SOCKD_APP=, so journalctl SOCKD_APP=x finds them. */
         if (app_name_from_path(path, &app) >= 0)
                 log_set_app(app, -1);
-        r = app_config_load_scope(path, arg_user, ret, &error);
+        r = app_config_load_context(path, &ctx, ret, &error);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
@@ -230,6 +239,7 @@ static int resolve_args(char **args, char *const *search, char ***ret) {
 
 static int run(int argc, char *argv[]) {
         _cleanup_strv_free_ char **search = NULL, **paths = NULL;
+        _cleanup_system_claims_ SystemClaims *claims = NULL;
         int r, ret = 0;
 
         log_setup("sockd-generator");
@@ -241,11 +251,6 @@ static int run(int argc, char *argv[]) {
         /* systemd(1) tells generators which manager runs them. */
         if (streq(strempty(getenv("SYSTEMD_SCOPE")), "user"))
                 arg_user = true;
-        /* User= and Group= are looked up through NSS. nss-systemd would ask PID 1 about
-         * dynamic users, and PID 1 is busy waiting for us: a name that no file knows
-         * would hang the generator until systemd kills it, and every app with it. */
-        if (getenv("SYSTEMD_SCOPE") && setenv("SYSTEMD_NSS_DYNAMIC_BYPASS", "1", 1) < 0)
-                return log_error_errno(negative_errno(), "Failed to set $SYSTEMD_NSS_DYNAMIC_BYPASS: %m");
         search = config_search_path(arg_user);
         if (!search)
                 return log_oom();
@@ -254,10 +259,18 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 return r;
 
+        /* Which units and runtime directories exist already, so that no app takes one
+         * over. Read once, and only when there is an app. */
+        if (paths) {
+                r = system_claims_load(arg_user, &claims);
+                if (r < 0)
+                        return log_oom();
+        }
+
         STRV_FOREACH(p, paths) {
                 _cleanup_app_config_ AppConfig *c = NULL;
 
-                r = load(*p, &c);
+                r = load(*p, claims, &c);
                 if (r < 0) {
                         ret = ret ?: r;
                         continue;

@@ -11,9 +11,16 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "app-policy.h"
 #include "config.h"
 #include "macro.h"
 #include "strv.h"
+#include "system-claims.h"
+
+/* inih takes a ';' after whitespace for the start of a comment, anywhere on a line. The
+ * reader decides about comments itself and hands inih every other such ';' as this byte
+ * (control characters are refused in the file, so it cannot be there). */
+#define PROTECTED_SEMICOLON '\x1f'
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
@@ -96,6 +103,7 @@ typedef struct ConfigKey ConfigKey;
 typedef struct ParseState {
         FILE *f;
         const char *path;
+        const ConfigContext *ctx;
         AppConfig *config;
         unsigned line;          /* the line inih is working on */
         bool continuation;      /* that line is indented: inih would append it to the last key */
@@ -158,33 +166,28 @@ static int parse_string(ParseState *s, const ConfigKey *key, const char *value, 
 }
 
 static int parse_exec(ParseState *s, const ConfigKey *key, const char *value, void *data) {
-        _cleanup_free_ char *program = NULL;
-        const char *start = value;
-        size_t n;
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *why = NULL;
+        int r;
 
         if (isempty(value))
                 return key_error(s, key, -EINVAL, "empty value, a command line is required");
-        /* systemd's ExecStart= syntax applies; the program itself must be absolute, so
-         * what runs does not depend on systemd's search path. */
-        if (*start == '"' || *start == '\'')
-                n = strcspn(++start, value[0] == '"' ? "\"" : "'");
-        else
-                n = strcspn(start, " \t");
-        /* It lands in ExecStart= verbatim: a CR would end that line in systemd's parser
-         * and start a setting of the config's choosing, a trailing '\' would join the
-         * next line of the unit onto it. */
-        for (const char *p = value; *p; p++)
-                if ((unsigned char) *p < ' ' && *p != '\t')
-                        return key_error(s, key, -EINVAL, "contains a control character (0x%02x)", (unsigned) (unsigned char) *p);
+        /* It lands in ExecStart= verbatim: a trailing '\' would join the next line of the
+         * unit onto it (control characters never get this far: the reader refuses them). */
         if (value[strlen(value) - 1] == '\\')
                 return key_error(s, key, -EINVAL, "must not end in '\\', which would continue the unit's line");
-        program = strndup(start, n);
-        if (!program)
-                return -ENOMEM;
-        if (!path_is_absolute(program))
+        /* systemd's ExecStart= syntax: what systemd would refuse is refused here, with the
+         * line, instead of a unit that systemd ignores. */
+        r = exec_split(value, &argv, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return key_error(s, key, -EINVAL, "'%s' %s", value, why);
+        /* The program must be absolute, so what runs does not depend on a search path. */
+        if (!path_is_absolute(argv[0]))
                 return key_error(s, key, -EINVAL,
                                  "program must be an absolute path, got '%s' (try 'command -v %s')",
-                                 program, program);
+                                 argv[0], argv[0]);
         return parse_string(s, key, value, data);
 }
 
@@ -198,31 +201,22 @@ static int parse_abs_path(ParseState *s, const ConfigKey *key, const char *value
         return parse_string(s, key, value, data);
 }
 
-/* tmpfiles sets owner and mode of the socket directory, so it must belong to the app:
- * never "/" or a directory the system shares. */
-static bool directory_is_shared(const char *path) {
-        static const char *const shared[] = {
-                "/run/user", "/run/systemd", "/run/sockd", "/run/lock", "/var/run", "/var/lib",
-                "/var/tmp", "/var/log", "/var/cache", "/usr/lib", "/usr/local", "/usr/share",
-                "/dev/shm",
-        };
-        unsigned depth = 0;
-        const char *slash = strrchr(path, '/');
+/* tmpfiles sets the owner and mode of the socket directory at every socket start, so it
+ * must be the app's alone: app-policy.c says whose it is otherwise. */
+static int check_socket_directory(ParseState *s, const char *dir, unsigned line, bool is_default) {
+        _cleanup_free_ char *why = NULL;
+        int r;
 
-        for (const char *p = path; *p; p++)
-                if (*p == '/' && p[1])
-                        depth++;
-        if (depth < 2)
-                return true;
-        /* a user's runtime or home directory is theirs, not the app's */
-        static const char *const homes[] = { "/run/user", "/home" };
-        for (size_t i = 0; i < ELEMENTSOF(homes); i++)
-                if (slash && (size_t) (slash - path) == strlen(homes[i]) && strncmp(path, homes[i], strlen(homes[i])) == 0)
-                        return true;
-        for (size_t i = 0; i < ELEMENTSOF(shared); i++)
-                if (streq(path, shared[i]))
-                        return true;
-        return false;
+        r = socket_directory_check(dir, s->config->user_scope, s->ctx->claims, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r >= 0)
+                return 0;
+        if (is_default)
+                return parse_error(s, 0, r,
+                                   "the default socket directory of app '%s' is not the app's own: %s. Rename the "
+                                   "file, or set [Socket] Directory=", s->config->name, why);
+        return parse_error(s, line, r, "Directory: %s", why);
 }
 
 static int parse_socket_directory(ParseState *s, const ConfigKey *key, const char *value, void *data) {
@@ -230,23 +224,10 @@ static int parse_socket_directory(ParseState *s, const ConfigKey *key, const cha
                 return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
         if (value && value[strcspn(value, " \t\"'%${}")])
                 return key_error(s, key, -EINVAL, "must not contain spaces, quotes, '%%', '$' or braces ({worker} goes in Name=), got '%s'", value);
-        if (path_is_normalized_absolute(value) && directory_is_shared(value))
-                return key_error(s, key, -EINVAL,
-                                 "'%s' is a shared system directory; sockd sets the owner and mode of the socket "
-                                 "directory, so give the app one of its own (e.g. /run/APP)", value);
-        if (path_is_normalized_absolute(value)) {
-                /* Only below the runtime directory: tmpfiles re-owns whatever is named
-                 * here, and no list of system directories to refuse is ever complete. */
-                _cleanup_free_ char *base = s->config->user_scope ? user_runtime_dir() : strdup("/run");
-                size_t n = base ? strlen(base) : 0;
-
-                if (!base)
-                        return -ENOMEM;
-                if (strncmp(value, base, n) != 0 || value[n] != '/')
-                        return key_error(s, key, -EINVAL,
-                                         "must be a directory of the app's own below %s (e.g. %s/APP), as sockd sets "
-                                         "its owner and mode; got '%s'", base, base, value);
-        }
+        if (!path_is_normalized_absolute(value))
+                return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
+        if (check_socket_directory(s, value, s->line, false) < 0)
+                return s->error_code;
         return parse_abs_path(s, key, value, data);
 }
 
@@ -255,7 +236,9 @@ static int parse_user(ParseState *s, const ConfigKey *key, const char *value, vo
                 return key_error(s, key, -EINVAL, "empty value");
         if (!user_group_name_is_valid(value))
                 return key_error(s, key, -EINVAL, "'%s' is not a valid user or group name", value);
-        if (streq(key->name, "User")) {
+        if (!s->ctx->check_system)
+                ; /* at boot NSS may not know it yet: systemd says so when the worker starts */
+        else if (streq(key->name, "User")) {
                 errno = 0;
                 if (!getpwnam(value))
                         return key_error(s, key, -ESRCH, "unknown user '%s'%s%s", value,
@@ -284,7 +267,7 @@ static int parse_environment_file(ParseState *s, const ConfigKey *key, const cha
 
         if (!path_is_normalized_absolute(p))
                 return key_error(s, key, -EINVAL, "must be an absolute, normalized path, got '%s'", value);
-        if (!optional && access(p, F_OK) < 0)
+        if (!optional && s->ctx->check_system && access(p, F_OK) < 0)
                 return key_error(s, key, negative_errno(), "cannot access '%s': %m (prefix it with '-' if it may be missing)", p);
         return strv_extend(data, value);
 }
@@ -413,7 +396,17 @@ static const ConfigKey *config_key_find(const char *section, const char *name, s
         return NULL;
 }
 
-static int config_handler(void *userdata, const char *section, const char *name, const char *value) {
+static char *unprotect(const char *s) {
+        char *copy = strdup(strempty(s));
+
+        for (char *p = copy; p && *p; p++)
+                if (*p == PROTECTED_SEMICOLON)
+                        *p = ';';
+        return copy;
+}
+
+static int config_handler(void *userdata, const char *section, const char *name_raw, const char *value_raw) {
+        _cleanup_free_ char *name = unprotect(name_raw), *value = unprotect(value_raw);
         ParseState *s = userdata;
         const ConfigKey *key;
         size_t idx;
@@ -422,6 +415,8 @@ static int config_handler(void *userdata, const char *section, const char *name,
 
         if (s->error)
                 return 0;
+        if (!name || !value)
+                return parse_error(s, s->line, -ENOMEM, "out of memory"), 0;
 
         s->keys_in_section++;
         if (s->continuation)
@@ -469,13 +464,51 @@ static char *strip(char *s) {
         return s;
 }
 
+/* Where the inline comment of a "Key=value" line starts, or NULL: a ';' with whitespace
+ * before it and whitespace or the end of the line after it. In Exec=, whose value is a
+ * command line, a ';' inside quotes is part of the value ("sh -c 'a ; b'"). Anything
+ * else stays in the value, "A=x ;y" included: nothing is cut that could be meant. */
+static char *inline_comment(char *line) {
+        char *eq = line + strcspn(line, "=:"), *value;
+        bool exec;
+        char quote = 0;
+
+        if (!*eq)
+                return NULL;
+        value = eq + 1;
+        {
+                char *k = line + strspn(line, " \t"), *ke = eq;
+                while (ke > k && strchr(" \t", ke[-1]))
+                        ke--;
+                exec = ke - k == 4 && strncmp(k, "Exec", 4) == 0;
+        }
+        for (char *p = value; *p; p++) {
+                if (exec && quote && *p == '\\' && p[1]) {
+                        p++;
+                        continue;
+                }
+                if (exec && quote && *p == quote) {
+                        quote = 0;
+                        continue;
+                }
+                if (exec && !quote && (*p == '"' || *p == '\'')) {
+                        quote = *p;
+                        continue;
+                }
+                if (*p == ';' && !quote && p > value && strchr(" \t", p[-1]) && (p[1] == 0 || strchr(" \t", p[1])))
+                        return p;
+        }
+        return NULL;
+}
+
 /* Our reader sits under inih: it counts lines (Debian's inih is built without
- * INI_HANDLER_LINENO), rejects lines that inih would cut at its fixed buffer, and checks
- * section headers, which inih does not report when a section is empty. */
+ * INI_HANDLER_LINENO), rejects lines that inih would cut at its fixed buffer, checks
+ * section headers, which inih does not report when a section is empty, and decides
+ * what is an inline comment (inih would cut a value at any " ;"). */
 static char *config_reader(char *str, int num, void *userdata) {
         ParseState *s = userdata;
         ssize_t n;
-        char *l;
+        char *l, *comment;
 
         n = getline(&s->line_buffer, &s->line_buffer_size, s->f);
         if (n < 0)
@@ -486,6 +519,7 @@ static char *config_reader(char *str, int num, void *userdata) {
                 n--;
         if (n > 0 && s->line_buffer[n - 1] == '\r')
                 n--;
+        s->line_buffer[n] = 0;
         if (n >= num - 1) {
                 parse_error(s, s->line, -E2BIG, "line is %zd bytes long, the limit is %d", n, num - 2);
                 str[0] = 0; /* hand inih an empty line instead of a truncated one */
@@ -496,13 +530,36 @@ static char *config_reader(char *str, int num, void *userdata) {
                 str[0] = 0;
                 return str;
         }
-        memcpy(str, s->line_buffer, n);
-        str[n] = '\n';
-        str[n + 1] = 0;
+        for (ssize_t i = 0; i < n; i++)
+                if ((unsigned char) s->line_buffer[i] < ' ' && s->line_buffer[i] != '\t') {
+                        /* It would end or split a line of the units it lands in. */
+                        parse_error(s, s->line, -EINVAL, "line contains a control character (0x%02x) at column %zd",
+                                    (unsigned) (unsigned char) s->line_buffer[i], i + 1);
+                        str[0] = 0;
+                        return str;
+                }
 
         l = s->line_buffer;
         if (s->line == 1 && strncmp(l, "\xEF\xBB\xBF", 3) == 0)
                 l += 3; /* a UTF-8 byte order mark, which inih skips too */
+        {
+                char *t = l + strspn(l, " \t");
+                if (*t && *t != ';' && *t != '#' && *t != '[' && (comment = inline_comment(t))) {
+                        /* cut the comment and the blanks before it */
+                        while (comment > t && strchr(" \t", comment[-1]))
+                                comment--;
+                        *comment = 0;
+                        n = strlen(s->line_buffer);
+                }
+        }
+        /* What is left is the value: hand inih every ';' in it so that it keeps it. */
+        memcpy(str, s->line_buffer, n);
+        for (ssize_t i = 1; i < n; i++)
+                if (str[i] == ';' && strchr(" \t", str[i - 1]) && s->line_buffer + i > l + strspn(l, " \t"))
+                        str[i] = PROTECTED_SEMICOLON;
+        str[n] = '\n';
+        str[n + 1] = 0;
+
         l = strip(l);
         s->continuation = s->keys_in_section > 0 && (s->line_buffer[0] == ' ' || s->line_buffer[0] == '\t') &&
                           l[0] != 0 && l[0] != ';' && l[0] != '#';
@@ -549,8 +606,27 @@ static unsigned key_line(const ParseState *s, const char *section, const char *n
         return config_key_find(section, name, &idx) ? s->key_lines[idx] : 0;
 }
 
+/* Without User=, the worker runs as a DynamicUser= named after the app, and systemd
+ * reuses a user of that name if one exists: an app named "root" would run as root. Read
+ * from /etc/passwd itself, which is there at boot (NSS would also return the dynamic
+ * users of running apps, the app's own among them). */
+static bool static_user_exists(const char *name) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0, n = strlen(name);
+
+        if (streq(name, "root"))
+                return true;
+        f = fopen("/etc/passwd", "re");
+        while (f && getline(&line, &size, f) >= 0)
+                if (strncmp(line, name, n) == 0 && line[n] == ':')
+                        return true;
+        return false;
+}
+
 static int config_finish(ParseState *s) {
         AppConfig *c = s->config;
+        int r;
 
         if (!c->exec)
                 return parse_error(s, 0, -EINVAL, "[App] Exec= is required (the command that runs the app)");
@@ -565,6 +641,10 @@ static int config_finish(ParseState *s) {
                         return parse_error(s, 0, -EINVAL,
                                            "the default socket directory '%s' (from $XDG_RUNTIME_DIR) is not a plain "
                                            "absolute path; set [Socket] Directory=", c->socket_directory);
+                /* /run/APP: an app named "log" or "user" must not take over /run/log. */
+                r = check_socket_directory(s, c->socket_directory, 0, true);
+                if (r < 0)
+                        return r;
         }
         if (!c->socket_name && asprintf(&c->socket_name, "%s.{worker}.sock", c->name) < 0)
                 return -ENOMEM;
@@ -576,10 +656,15 @@ static int config_finish(ParseState *s) {
                 ; /* the user's own sockets: no owner or group to set */
         else if (!c->socket_user && !(c->socket_user = strdup(c->user ?: "root")))
                 return -ENOMEM;
+        if (!c->user && !c->user_scope && static_user_exists(c->name))
+                return parse_error(s, 0, -EEXIST,
+                                   "[App] User= is not set, so the app would run as a dynamic user named '%s', but a "
+                                   "user of that name exists and systemd would run the app as that user; set User=",
+                                   c->name);
         if (!c->socket_group && !c->user_scope) {
                 /* nginx's group on Debian and Ubuntu; elsewhere it must be named. */
                 errno = 0;
-                if (!getgrnam("www-data"))
+                if (s->ctx->check_system && !getgrnam("www-data"))
                         return parse_error(s, 0, -ESRCH,
                                            "[Socket] Group= is not set and the default group 'www-data' does not exist; "
                                            "set it to the group nginx runs as");
@@ -608,9 +693,15 @@ int app_config_load(const char *path, AppConfig **ret, char **ret_error) {
 }
 
 int app_config_load_scope(const char *path, bool user_scope, AppConfig **ret, char **ret_error) {
+        const ConfigContext ctx = { .user_scope = user_scope, .check_system = true };
+
+        return app_config_load_context(path, &ctx, ret, ret_error);
+}
+
+int app_config_load_context(const char *path, const ConfigContext *ctx, AppConfig **ret, char **ret_error) {
         _cleanup_app_config_ AppConfig *c = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        ParseState s = { .path = path };
+        ParseState s = { .path = path, .ctx = ctx };
         unsigned key_lines[ELEMENTSOF(config_keys)] = {};
         int r;
 
@@ -621,7 +712,7 @@ int app_config_load_scope(const char *path, bool user_scope, AppConfig **ret, ch
                 return -ENOMEM;
         s.config = c;
         config_set_defaults(c);
-        c->user_scope = user_scope;
+        c->user_scope = ctx->user_scope;
 
         c->path = strdup(path);
         if (!c->path)
@@ -634,6 +725,17 @@ int app_config_load_scope(const char *path, bool user_scope, AppConfig **ret, ch
                 parse_error(&s, 0, r,
                             "file name must be APP.conf, APP up to 31 letters, digits, '-', '_' and '.', starting with a letter");
                 goto fail;
+        }
+        {
+                _cleanup_free_ char *why = NULL;
+
+                r = app_name_check(c->name, c->user_scope, ctx->claims, &why);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        parse_error(&s, 0, r, "%s", why);
+                        goto fail;
+                }
         }
 
         f = fopen(path, "re");

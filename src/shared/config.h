@@ -40,7 +40,7 @@ typedef struct AppConfig {
         char *user;              /* NULL: a DynamicUser= named after the app */
         char *group;
         char **environment;       /* "NAME=value" */
-        char **environment_files; /* may start with '-' */
+        char **environment_files; /* may start with '-' (may be missing) */
         char **pass_environment;
         unsigned workers;
         ReadyProtocol ready;
@@ -67,13 +67,27 @@ static inline void app_config_freep(AppConfig **c) {
  * -EINVAL if the name is not usable as a unit prefix. */
 int app_name_from_path(const char *path, char **ret);
 
+typedef struct SystemClaims SystemClaims;
+
+typedef struct ConfigContext {
+        /* For a user's service manager: no User=/Group= keys (the app runs as the user),
+         * sockets under $XDG_RUNTIME_DIR by default. */
+        bool user_scope;
+        /* Look at the running system too: users and groups through NSS, EnvironmentFile=s
+         * that must exist. Never for the generator at boot, when network NSS and late
+         * mounts are not there yet: then the worker reports them when it starts. */
+        bool check_system;
+        /* Units and directories that exist; NULL: the built-in lists of systemd's own. */
+        const SystemClaims *claims;
+} ConfigContext;
+
 /* Loads and validates one config file. On failure returns a negative errno and, in
  * *ret_error, one line for the user: "'FILE':LINE: Key: what is wrong". Nothing is
  * logged: the caller decides. */
-int app_config_load(const char *path, AppConfig **ret, char **ret_error);
+int app_config_load_context(const char *path, const ConfigContext *ctx, AppConfig **ret, char **ret_error);
 
-/* The same for a user's service manager: no User=/Group= keys (the app runs as the
- * user), sockets under $XDG_RUNTIME_DIR by default. */
+/* With check_system, no claims: system scope, or @user_scope. */
+int app_config_load(const char *path, AppConfig **ret, char **ret_error);
 int app_config_load_scope(const char *path, bool user_scope, AppConfig **ret, char **ret_error);
 
 /* The worker's socket path, "{worker}" replaced by @worker. */

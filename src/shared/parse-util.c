@@ -8,6 +8,7 @@
 
 #include "macro.h"
 #include "parse-util.h"
+#include "strv.h"
 
 static const struct {
         const char *suffix;
@@ -128,19 +129,6 @@ int parse_uint_range(const char *s, unsigned min, unsigned max, unsigned *ret) {
         return 0;
 }
 
-int parse_boolean(const char *s) {
-        static const char *const yes[] = { "1", "yes", "y", "true", "t", "on" };
-        static const char *const no[] = { "0", "no", "n", "false", "f", "off" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-                if (strcasecmp(s, yes[i]) == 0)
-                        return 1;
-        for (size_t i = 0; i < ELEMENTSOF(no); i++)
-                if (strcasecmp(s, no[i]) == 0)
-                        return 0;
-        return -EINVAL;
-}
-
 static char *replace_all(const char *s, const char *needle, const char *replacement) {
         size_t nl = strlen(needle), rl = strlen(replacement), count = 0;
         const char *p;
@@ -240,4 +228,159 @@ bool user_group_name_is_valid(const char *s) {
                 if (!isalnum((unsigned char) *p) && !strchr("_-.", *p))
                         return false;
         return true;
+}
+
+static int hex_value(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* One C escape after the backslash at @p (systemd's cunescape_one()): appends the
+ * character to @f and returns how many bytes of @p it used, or 0 if it is invalid. */
+static size_t unescape_one(const char *p, FILE *f) {
+        static const char simple[] = "abfnrtv\\\"'s", values[] = "\a\b\f\n\r\t\v\\\"' ";
+        const char *hit = *p ? strchr(simple, *p) : NULL;
+        unsigned long v = 0;
+        size_t digits, base;
+
+        if (hit) {
+                fputc(values[hit - simple], f);
+                return 1;
+        }
+        if (*p == 'x')
+                digits = 2, base = 16;
+        else if (*p == 'u')
+                digits = 4, base = 16;
+        else if (*p == 'U')
+                digits = 8, base = 16;
+        else if (*p >= '0' && *p <= '7')
+                digits = 3, base = 8;
+        else
+                return 0;
+        for (size_t i = base == 8 ? 0 : 1; i < (base == 8 ? 3 : digits + 1); i++) {
+                int d = hex_value(p[i]);
+                if (d < 0 || (unsigned) d >= base)
+                        return 0;
+                v = v * base + (unsigned long) d;
+        }
+        if (v == 0 || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+                return 0; /* no NUL, no surrogates */
+        if (base == 8 || *p == 'x')
+                fputc((int) v, f);
+        else if (v < 0x80)
+                fputc((int) v, f);
+        else if (v < 0x800)
+                fprintf(f, "%c%c", (int) (0xC0 | (v >> 6)), (int) (0x80 | (v & 0x3F)));
+        else if (v < 0x10000)
+                fprintf(f, "%c%c%c", (int) (0xE0 | (v >> 12)), (int) (0x80 | ((v >> 6) & 0x3F)), (int) (0x80 | (v & 0x3F)));
+        else
+                fprintf(f, "%c%c%c%c", (int) (0xF0 | (v >> 18)), (int) (0x80 | ((v >> 12) & 0x3F)),
+                        (int) (0x80 | ((v >> 6) & 0x3F)), (int) (0x80 | (v & 0x3F)));
+        return base == 8 ? 3 : digits + 1;
+}
+
+int exec_split(const char *s, char ***ret_argv, char **ret_error) {
+        char **argv = NULL;
+        const char *p = s;
+        int r = -EINVAL;
+
+        *ret_error = NULL;
+        for (;;) {
+                _cleanup_free_ char *word = NULL;
+                size_t size = 0;
+                char quote = 0;
+                FILE *f;
+
+                p += strspn(p, " \t");
+                if (!*p)
+                        break;
+                f = open_memstream(&word, &size);
+                if (!f)
+                        goto oom;
+                for (; *p && (quote || !strchr(" \t", *p)); p++) {
+                        if (*p == '\\') {
+                                size_t used = p[1] ? unescape_one(p + 1, f) : 0;
+
+                                if (used == 0) {
+                                        fclose(f);
+                                        if (!p[1])
+                                                r = asprintf(ret_error, "ends in a backslash");
+                                        else
+                                                r = asprintf(ret_error, "has an escape systemd does not know, '\\%c' (write "
+                                                             "'\\\\' for a backslash)", p[1]);
+                                        goto fail;
+                                }
+                                p += used;
+                        } else if (quote && *p == quote)
+                                quote = 0;
+                        else if (!quote && (*p == '"' || *p == '\''))
+                                quote = *p;
+                        else
+                                fputc(*p, f);
+                }
+                if (fclose(f) != 0)
+                        goto oom;
+                if (quote) {
+                        r = asprintf(ret_error, "has a %s quote (%c) that is never closed; systemd would ignore "
+                                     "the whole line", quote == '"' ? "double" : "single", quote);
+                        goto fail;
+                }
+                if (strv_consume(&argv, TAKE_PTR(word)) < 0)
+                        goto oom;
+        }
+        if (!argv) {
+                r = asprintf(ret_error, "has no command");
+                goto fail;
+        }
+        *ret_argv = argv;
+        return 0;
+
+oom:
+        strv_free(argv);
+        return -ENOMEM;
+fail:
+        strv_free(argv);
+        if (r < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+char *escape_for_terminal(const char *s) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        if (!f)
+                return NULL;
+        for (const unsigned char *p = (const unsigned char *) strempty(s); *p; p++) {
+                if (*p < 0x20 || *p == 0x7F)
+                        fprintf(f, "\\x%02x", *p);
+                else if (*p == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+                        /* U+0080..U+009F: C1 controls, CSI among them */
+                        fprintf(f, "\\xc2\\x%02x", p[1]);
+                        p++;
+                } else
+                        fputc(*p, f);
+        }
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(buf);
+}
+
+char *strndup_bounded(const char *s, size_t len, size_t max) {
+        size_t n = len;
+        char *r;
+
+        if (len <= max)
+                return strndup(s, len);
+        n = max - 3;
+        while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+                n--; /* never end inside a character */
+        r = malloc(n + 4);
+        if (!r)
+                return NULL;
+        memcpy(r, s, n);
+        memcpy(r + n, "...", 4);
+        return r;
 }

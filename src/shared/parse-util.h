@@ -23,8 +23,6 @@ int parse_mode(const char *s, mode_t *ret);
 /* Unsigned decimal in [min, max]. */
 int parse_uint_range(const char *s, unsigned min, unsigned max, unsigned *ret);
 
-int parse_boolean(const char *s);
-
 /* Replaces every "{worker}" in @s by @replacement. */
 char *expand_worker(const char *s, const char *replacement);
 
@@ -38,3 +36,18 @@ bool path_is_absolute(const char *s);
 /* Absolute, no "..", no "//" surprises; what systemd accepts as a normalized path. */
 bool path_is_normalized_absolute(const char *s);
 bool user_group_name_is_valid(const char *s);
+
+/* Splits a command line as systemd's ExecStart= does: words separated by whitespace,
+ * '...' and "..." quoting anywhere in a word, C escapes (\n, \t, \\, \", \x41, \101,
+ * \u00e9...). -EINVAL on what systemd would refuse (an unclosed quote, an unknown
+ * escape, a trailing backslash), with one sentence in *ret_error. */
+int exec_split(const char *s, char ***ret_argv, char **ret_error);
+
+/* A copy of @s that a terminal shows as text: control characters (C0, DEL and the C1
+ * range of UTF-8) become \xNN, so nothing an app wrote can move the cursor or retitle
+ * the window. */
+char *escape_for_terminal(const char *s);
+
+/* A copy of the @len bytes at @s, at most @max bytes long (@max >= 4): if they do not
+ * fit, cut at a UTF-8 character boundary and ended with "...". */
+char *strndup_bounded(const char *s, size_t len, size_t max);

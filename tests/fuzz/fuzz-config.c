@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The config loader on arbitrary file contents: app_config_load() in both scopes and,
- * for what it accepts, the units the generator would write from it. The input is the
+/* The config loader on arbitrary file contents: app_config_load() in both scopes, and
+ * as the generator at boot with a few directories claimed by others, and, for what it
+ * accepts, the units the generator would write from it. The input is the
  * whole file; it is written to <tmpdir>/app.conf (the loader takes the app name from
  * the file name), the directory created once per process. Besides memory errors the
  * target checks what the loader promises: an error message for every failure, a
@@ -10,21 +11,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "app-policy.h"
 #include "config.h"
 #include "fuzz.h"
 #include "macro.h"
+#include "parse-util.h"
+#include "strv.h"
+#include "system-claims.h"
 #include "unit-render.h"
 
 static char *tmpdir, *conf_path;
+static SystemClaims *claims;
+
+/* What the generator at boot would know exists: another package's tmpfiles.d line and a
+ * unit's RuntimeDirectory=. */
+static char *claims_tmpfiles, *claims_units;
 
 static void cleanup_tmpdir(void) {
+        _cleanup_free_ char *f1 = NULL, *f2 = NULL;
+
         if (conf_path)
                 (void) unlink(conf_path);
+        if (claims_tmpfiles && asprintf(&f1, "%s/pkg.conf", claims_tmpfiles) >= 0)
+                (void) unlink(f1);
+        if (claims_units && asprintf(&f2, "%s/svc.service", claims_units) >= 0)
+                (void) unlink(f2);
+        if (claims_tmpfiles)
+                (void) rmdir(claims_tmpfiles);
+        if (claims_units)
+                (void) rmdir(claims_units);
         if (tmpdir)
                 (void) rmdir(tmpdir);
+        system_claims_free(claims);
+        free(claims_tmpfiles);
+        free(claims_units);
         free(conf_path);
         free(tmpdir);
 }
@@ -48,6 +72,26 @@ static const char *conf_path_get(void) {
         if (asprintf(&conf_path, "%s/app.conf", tmpdir) < 0)
                 abort();
         atexit(cleanup_tmpdir);
+
+        if (asprintf(&claims_tmpfiles, "%s/tmpfiles.d", tmpdir) < 0 || asprintf(&claims_units, "%s/units", tmpdir) < 0 ||
+            mkdir(claims_tmpfiles, 0755) < 0 || mkdir(claims_units, 0755) < 0)
+                abort();
+        {
+                _cleanup_free_ char *f1 = NULL, *f2 = NULL;
+                FILE *f;
+
+                if (asprintf(&f1, "%s/pkg.conf", claims_tmpfiles) < 0 || asprintf(&f2, "%s/svc.service", claims_units) < 0)
+                        abort();
+                f = fopen(f1, "we");
+                if (!f || fputs("d /run/taken 0755 root root -\nd %t/spec/%m 0700 - - -\n", f) < 0 || fclose(f) != 0)
+                        abort();
+                f = fopen(f2, "we");
+                if (!f || fputs("[Service]\nRuntimeDirectory=svc\n", f) < 0 || fclose(f) != 0)
+                        abort();
+                char *tdirs[] = { claims_tmpfiles, NULL }, *udirs[] = { claims_units, NULL };
+                if (system_claims_load_from("/run", tdirs, udirs, &claims) < 0)
+                        abort();
+        }
         return conf_path;
 }
 
@@ -74,7 +118,7 @@ static void check_unit_text(const char *text) {
         }
 }
 
-static void check_loaded(const AppConfig *c, const char *path, bool user_scope) {
+static void check_loaded(const AppConfig *c, const char *path, bool user_scope, const SystemClaims *cl) {
         size_t sun_path_max = sizeof(((struct sockaddr_un *) NULL)->sun_path);
         _cleanup_free_ char *first = NULL, *last = NULL;
         AppUnits u = {};
@@ -98,6 +142,27 @@ static void check_loaded(const AppConfig *c, const char *path, bool user_scope) 
         else
                 fuzz_check(c->socket_user && c->socket_group);
 
+        /* What it names is the app's own: the policy holds, with the claims it was given. */
+        {
+                _cleanup_free_ char *why = NULL;
+                fuzz_check(socket_directory_check(c->socket_directory, user_scope, cl, &why) == 0);
+        }
+        /* Exec= is a command line systemd reads as we do; values keep no control
+         * character, not even the reader's stand-in for a ';'. */
+        {
+                _cleanup_strv_free_ char **argv = NULL;
+                _cleanup_free_ char *why = NULL;
+                int r2 = exec_split(c->exec, &argv, &why);
+
+                fuzz_check(r2 == 0 || r2 == -ENOMEM);
+                fuzz_check(r2 < 0 || path_is_absolute(argv[0]));
+                for (const char *p = c->exec; *p; p++)
+                        fuzz_check((unsigned char) *p >= ' ' || *p == '\t');
+                STRV_FOREACH(e, c->environment)
+                        for (const char *p = *e; *p; p++)
+                                fuzz_check((unsigned char) *p >= ' ' || *p == '\t');
+        }
+
         /* Every worker's socket path fits in sun_path: the loader checks the longest. */
         first = app_config_socket_path(c, 0);
         last = app_config_socket_path(c, c->workers - 1);
@@ -115,12 +180,14 @@ static void check_loaded(const AppConfig *c, const char *path, bool user_scope) 
         app_units_done(&u);
 }
 
-static void load(const char *path, bool user_scope) {
+static void load(const char *path, bool user_scope, const SystemClaims *cl) {
         _cleanup_free_ char *error = NULL;
         AppConfig sentinel = {}, *c = &sentinel;
         int r;
 
-        if (user_scope)
+        if (cl) /* as the generator at boot: with what exists, without NSS */
+                r = app_config_load_context(path, &(ConfigContext) { .user_scope = user_scope, .claims = cl }, &c, &error);
+        else if (user_scope)
                 r = app_config_load_scope(path, true, &c, &error);
         else
                 r = app_config_load(path, &c, &error);
@@ -138,7 +205,7 @@ static void load(const char *path, bool user_scope) {
         fuzz_check(r == 0);
         fuzz_check(!error);
         fuzz_check(c && c != &sentinel);
-        check_loaded(c, path, user_scope);
+        check_loaded(c, path, user_scope, cl);
         app_config_free(c);
 }
 
@@ -146,7 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *path = conf_path_get();
 
         write_file(path, data, size);
-        load(path, false);
-        load(path, true);
+        load(path, false, NULL);
+        load(path, true, NULL);
+        load(path, false, claims);
         return 0;
 }
