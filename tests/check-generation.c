@@ -85,12 +85,6 @@ START_TEST(test_to_string) {
 }
 END_TEST
 
-START_TEST(test_is_alive) {
-        for (int i = 0; i < _GENERATION_STATE_MAX; i++)
-                ck_assert_int_eq(!!generation_is_alive(i), i != GENERATION_DEAD);
-}
-END_TEST
-
 Suite *generation_suite(void) {
         Suite *s = suite_create("generation");
         TCase *tc;
@@ -103,7 +97,6 @@ Suite *generation_suite(void) {
 
         tc = tcase_create("strings");
         tcase_add_test(tc, test_to_string);
-        tcase_add_test(tc, test_is_alive);
         suite_add_tcase(s, tc);
 
         return s;

@@ -13,7 +13,7 @@
 /* ---- notify_message_parse ---- */
 
 static NotifyMessage parse_ok(const char *s) {
-        NotifyMessage m = { .ready = true, .stopping = true, .watchdog = true, .reloading = true };
+        NotifyMessage m = { .ready = true, .stopping = true, .watchdog = true };
         int r = notify_message_parse(s, strlen(s), &m);
 
         ck_assert_msg(r == 0, "'%s': %d", s, r);
@@ -25,7 +25,7 @@ START_TEST(test_notify_single) {
 
         m = parse_ok("READY=1");
         ck_assert(m.ready);
-        ck_assert(!m.stopping && !m.watchdog && !m.reloading);
+        ck_assert(!m.stopping && !m.watchdog);
         ck_assert_ptr_null(m.status);
 
         m = parse_ok("READY=1\n");
@@ -33,14 +33,13 @@ START_TEST(test_notify_single) {
 
         m = parse_ok("STOPPING=1\n");
         ck_assert(m.stopping);
-        ck_assert(!m.ready && !m.watchdog && !m.reloading);
+        ck_assert(!m.ready && !m.watchdog);
 
         m = parse_ok("WATCHDOG=1");
         ck_assert(m.watchdog);
-        ck_assert(!m.ready && !m.stopping && !m.reloading);
+        ck_assert(!m.ready && !m.stopping);
 
-        m = parse_ok("RELOADING=1");
-        ck_assert(m.reloading);
+        m = parse_ok("RELOADING=1"); /* not ours to act on */
         ck_assert(!m.ready && !m.stopping && !m.watchdog);
 
         m = parse_ok("STATUS=Serving 3 requests");
@@ -86,7 +85,7 @@ START_TEST(test_notify_not_ready) {
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 NotifyMessage m = parse_ok(cases[i]);
 
-                ck_assert_msg(!m.ready && !m.stopping && !m.watchdog && !m.reloading, "'%s' set a flag", cases[i]);
+                ck_assert_msg(!m.ready && !m.stopping && !m.watchdog, "'%s' set a flag", cases[i]);
                 ck_assert_msg(!m.status, "'%s' set a status", cases[i]);
         }
 }

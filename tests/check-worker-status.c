@@ -434,6 +434,110 @@ START_TEST(test_done) {
 }
 END_TEST
 
+/* ---- what the shim writes: bounded, and read back as it was meant ---- */
+
+static void assert_round_trip(const WorkerStatus *in, bool stopping) {
+        _cleanup_free_ char *text = NULL;
+        _cleanup_(worker_status_done) WorkerStatus out = {};
+
+        ck_assert_int_eq(worker_status_format(in, stopping, &text), 0);
+        ck_assert_msg(strlen(text) <= WORKER_STATUS_TEXT_MAX, "%zu bytes", strlen(text));
+        ck_assert_msg(!strchr(text, '\n'), "a newline in '%s'", text);
+        ck_assert_int_eq(worker_status_parse(text, &out), 0);
+        /* everything but the texts, which may be cut */
+        WorkerStatus expected = *in;
+        expected.failure = out.failure;
+        expected.app_status = out.app_status;
+        assert_status_eq(text, &out, &expected);
+        ck_assert_int_eq(out.crashes, in->backing_off ? in->crashes : 0);
+        ck_assert(!in->failure == !out.failure);
+        ck_assert(!in->app_status == !out.app_status || !(in->serving.number || in->suspended.number));
+}
+
+START_TEST(test_format_round_trip) {
+        WorkerStatus s = {
+                .serving = GEN(4, 5120), .starting = GEN(5, 5200),
+                .n_draining = 2, .draining = { GEN(3, 4242), GEN(2, 4000) },
+                .failed = GEN(1, 3000), .failure = (char *) "exited with status 3 before it was ready",
+                .app_status = (char *) "42 requests",
+        };
+        _cleanup_free_ char *text = NULL;
+
+        ck_assert_int_eq(worker_status_format(&s, false, &text), 0);
+        ck_assert_str_eq(text, "serving: generation 4, pid 5120 (42 requests); starting: generation 5, pid 5200; "
+                               "draining: generation 3, pid 4242; draining: generation 2, pid 4000; "
+                               "failed: generation 1, pid 3000: exited with status 3 before it was ready");
+        assert_round_trip(&s, false);
+
+        s = (WorkerStatus) { .queueing = true, .backing_off = true, .crashes = 3, .failure = (char *) "suspend refused: x" };
+        free(text);
+        ck_assert_int_eq(worker_status_format(&s, false, &text), 0);
+        ck_assert_str_eq(text, "backing off after 3 crashes; suspended: queueing; failed: suspend refused: x");
+        assert_round_trip(&s, false);
+
+        s = (WorkerStatus) { .suspended = GEN(7, 70), .ready = GEN(8, 80), .backing_off = true, .crashes = 1 };
+        assert_round_trip(&s, false);
+
+        s = (WorkerStatus) {};
+        free(text);
+        ck_assert_int_eq(worker_status_format(&s, true, &text), 0);
+        ck_assert_str_eq(text, "stopped");
+        free(text);
+        ck_assert_int_eq(worker_status_format(&s, false, &text), 0);
+        ck_assert_str_eq(text, "starting");
+}
+END_TEST
+
+START_TEST(test_format_bounded) {
+        _cleanup_free_ char *app = malloc(100000), *why = malloc(100000), *text = NULL;
+        _cleanup_(worker_status_done) WorkerStatus out = {};
+        WorkerStatus s = { .serving = GEN(UINT64_MAX, 2147483647), .starting = GEN(UINT64_MAX - 1, 2147483646),
+                           .ready = GEN(UINT64_MAX - 2, 2147483645), .n_draining = 1000000,
+                           .failed = GEN(UINT64_MAX, 2147483647), .backing_off = true, .crashes = UINT32_MAX,
+                           .queueing = true };
+
+        /* An app that says a lot, with our separator, newlines and control characters in
+         * it; a failure as long. */
+        for (size_t i = 0; i < 99999; i++) {
+                app[i] = "ab; \n\x1b\xc3\xa9"[i % 8];
+                why[i] = "w; x\ny"[i % 6];
+        }
+        app[99999] = why[99999] = 0;
+        for (unsigned i = 0; i < WORKER_STATUS_MAX_DRAINING; i++)
+                s.draining[i] = GEN(UINT64_MAX - 10 - i, 2147483600);
+        s.app_status = app;
+        s.failure = why;
+
+        ck_assert_int_eq(worker_status_format(&s, false, &text), 0);
+        ck_assert_msg(strlen(text) <= WORKER_STATUS_TEXT_MAX, "%zu bytes", strlen(text));
+        /* with "STATUS=", far below what systemd drops (PIPE_BUF) */
+        ck_assert_uint_lt(strlen("STATUS=") + strlen(text), 4096);
+        for (const char *p = text; *p; p++)
+                ck_assert_msg((unsigned char) *p >= ' ', "control character 0x%02x at %td", (unsigned) (unsigned char) *p, p - text);
+        ck_assert_int_eq(worker_status_parse(text, &out), 0);
+        assert_gen_eq(text, "serving", out.serving, s.serving);
+        ck_assert_uint_eq(out.n_draining, 1000000);
+        assert_gen_eq(text, "failed", out.failed, s.failed);
+        ck_assert(out.queueing && out.backing_off);
+        ck_assert_uint_le(strlen(out.app_status), WORKER_STATUS_APP_MAX);
+        ck_assert_str_eq(out.app_status + strlen(out.app_status) - 3, "...");
+        ck_assert_uint_le(strlen(out.failure), WORKER_STATUS_FAILURE_MAX);
+        ck_assert(!strstr(out.app_status, "; ") && !strstr(out.failure, "; "));
+}
+END_TEST
+
+/* systemd empties StatusText for text that is not UTF-8: what an app sends is made so. */
+START_TEST(test_format_utf8) {
+        WorkerStatus s = { .serving = GEN(1, 2), .app_status = (char *) "ok \xc3\xa9 bad \xff\xfe \xc3 \xed\xa0\x80 c1 \xc2\x9b end",
+                           .failure = (char *) "could not execute '/srv/\xe9t\xe9/app'" };
+        _cleanup_free_ char *text = NULL;
+
+        ck_assert_int_eq(worker_status_format(&s, false, &text), 0);
+        ck_assert_str_eq(text, "serving: generation 1, pid 2 (ok \xc3\xa9 bad ?? ? ??? c1    end); "
+                               "failed: could not execute '/srv/?t?/app'");
+}
+END_TEST
+
 Suite *worker_status_suite(void) {
         Suite *s = suite_create("worker-status");
         TCase *tc;
@@ -451,6 +555,12 @@ Suite *worker_status_suite(void) {
         tcase_add_test(tc, test_more_draining_than_kept);
         tcase_add_test(tc, test_separator);
         tcase_add_test(tc, test_last_failure_wins);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("format");
+        tcase_add_test(tc, test_format_round_trip);
+        tcase_add_test(tc, test_format_bounded);
+        tcase_add_test(tc, test_format_utf8);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("current");

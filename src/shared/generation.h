@@ -34,7 +34,3 @@ const char *generation_event_to_string(GenerationEvent e);
 /* The next state, or -EINVAL when the event makes no sense in that state (the caller
  * ignores it, e.g. a second READY=1 from a serving app is not an error). */
 int generation_next_state(GenerationState s, GenerationEvent e);
-
-static inline int generation_is_alive(GenerationState s) {
-        return s != GENERATION_DEAD;
-}

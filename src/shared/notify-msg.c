@@ -4,6 +4,7 @@
 
 #include "macro.h"
 #include "notify-msg.h"
+#include "parse-util.h"
 
 void notify_message_done(NotifyMessage *m) {
         free(m->status);
@@ -26,11 +27,9 @@ int notify_message_parse(const char *buf, size_t len, NotifyMessage *ret) {
                         m.stopping = true;
                 else if (n == 10 && memcmp(p, "WATCHDOG=1", 10) == 0)
                         m.watchdog = true;
-                else if (n == 11 && memcmp(p, "RELOADING=1", 11) == 0)
-                        m.reloading = true;
                 else if (n >= 7 && memcmp(p, "STATUS=", 7) == 0) {
                         free(m.status);
-                        m.status = strndup(p + 7, n - 7);
+                        m.status = strndup_bounded(p + 7, n - 7, NOTIFY_STATUS_MAX);
                         if (!m.status)
                                 return -ENOMEM;
                 }

@@ -4,14 +4,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* An app's STATUS= is relayed inside the shim's own STATUS=, and systemd drops a notify
+ * datagram of PIPE_BUF bytes or more whole: a long one is cut to this many bytes. */
+#define NOTIFY_STATUS_MAX 200U
+
 /* What an app told us over $NOTIFY_SOCKET (sd_notify(3)): newline-separated
  * assignments; unknown ones are ignored, as systemd does. */
 typedef struct NotifyMessage {
         bool ready;
         bool stopping;
         bool watchdog;
-        bool reloading;
-        char *status; /* STATUS=, NULL if absent */
+        char *status; /* STATUS=, at most NOTIFY_STATUS_MAX bytes; NULL if absent */
 } NotifyMessage;
 
 void notify_message_done(NotifyMessage *m);

@@ -169,10 +169,12 @@ static int render_environment(const AppConfig *c, char **ret) {
                         return r;
         }
         STRV_FOREACH(e, c->environment_files) {
-                _cleanup_free_ char *v = unit_value(*e);
+                /* Always optional for systemd, whose error would name no file: the shim
+                 * checks the required ones (--environment-file=) and says which. */
+                _cleanup_free_ char *v = unit_value(*e[0] == '-' ? *e + 1 : *e);
                 if (!v)
                         return -ENOMEM;
-                r = append_linef(&block, "EnvironmentFile=%s", v);
+                r = append_linef(&block, "EnvironmentFile=-%s", v);
                 if (r < 0)
                         return r;
         }
@@ -183,6 +185,32 @@ static int render_environment(const AppConfig *c, char **ret) {
         }
         *ret = block ? TAKE_PTR(block) : strdup("");
         return *ret ? 0 : -ENOMEM;
+}
+
+/* " \"--environment-file=PATH\"..." for the EnvironmentFile=s that must exist. */
+static int render_environment_file_args(const AppConfig *c, char **ret) {
+        _cleanup_free_ char *args = strdup("");
+
+        if (!args)
+                return -ENOMEM;
+        STRV_FOREACH(e, c->environment_files) {
+                _cleanup_free_ char *arg = NULL, *quoted = NULL, *worker = NULL;
+                char *n;
+
+                if (*e[0] == '-')
+                        continue;
+                if (asprintf(&arg, "--environment-file=%s", *e) < 0)
+                        return -ENOMEM;
+                /* Quote before {worker} becomes %i: quoting doubles every '%'. */
+                quoted = unit_quote_exec_word(arg);
+                worker = quoted ? expand_worker(quoted, "%i") : NULL;
+                if (!worker || asprintf(&n, "%s %s", args, worker) < 0)
+                        return -ENOMEM;
+                free(args);
+                args = n;
+        }
+        *ret = TAKE_PTR(args);
+        return 0;
 }
 
 static int render_credentials(const AppConfig *c, char **ret) {
@@ -215,7 +243,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                             *credentials = NULL, *worker_units = NULL, *ready_timeout = NULL,
                             *stop_timeout = NULL, *start_timeout = NULL, *stop_timeout_unit = NULL,
                             *source = NULL, *mode = NULL, *backlog = NULL, *workers = NULL,
-                            *unknown = NULL;
+                            *unknown = NULL, *environment_file_args = NULL;
         AppUnits u = {};
         int r;
 
@@ -254,6 +282,9 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
         if (r < 0)
                 return r;
         r = render_credentials(c, &credentials);
+        if (r < 0)
+                return r;
+        r = render_environment_file_args(c, &environment_file_args);
         if (r < 0)
                 return r;
 
@@ -305,6 +336,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                 "CREDENTIALS", credentials,
                 "WORKING_DIRECTORY", workdir,
                 "ENVIRONMENT", environment,
+                "ENVIRONMENT_FILE_ARGS", environment_file_args,
                 NULL,
         };
 

@@ -18,10 +18,18 @@
 /* Sent to a held Ready=notify app: release the requests you hold. */
 #define WORKER_APP_RESUME_SIGNAL SIGUSR2
 
-/* sockd-spawn's StatusText, read back: "; "-separated items "STATE: generation N, pid P"
- * (serving, suspended, starting, ready, draining), "suspended: queueing", "failed:
- * generation N, pid P: why" or "failed: why", "backing off after N crashes". Items it
- * does not know are skipped, so older and newer shims can talk. */
+/* sockd-spawn's StatusText: "; "-separated items "STATE: generation N, pid P" (serving,
+ * suspended, starting, ready, draining), the app's own STATUS= in parentheses after the
+ * serving one, "draining: N more", "suspended: queueing", "failed: generation N, pid P:
+ * why" or "failed: why", "backing off after N crashes"; "starting" or "stopped" alone
+ * when there is nothing else. The reader skips items it does not know, so older and
+ * newer shims can talk.
+ *
+ * systemd drops a notify datagram of PIPE_BUF (4096) bytes or more whole, and the
+ * StatusText would stay what it was: the writer keeps it far below that. */
+#define WORKER_STATUS_TEXT_MAX 2048U
+#define WORKER_STATUS_FAILURE_MAX 512U
+#define WORKER_STATUS_APP_MAX 200U
 
 typedef struct WorkerGeneration {
         uint64_t number; /* 0: none */
@@ -41,10 +49,18 @@ typedef struct WorkerStatus {
         WorkerGeneration failed;
         char *failure;              /* the "why" of the failed item, NULL if none */
         bool backing_off;
+        unsigned crashes;           /* with backing_off */
+        char *app_status;           /* the serving (or held) app's own STATUS=, NULL if none */
 } WorkerStatus;
 
 void worker_status_done(WorkerStatus *s);
 int worker_status_parse(const char *text, WorkerStatus *ret);
+
+/* The text for @s, what worker_status_parse() reads back as @s: app status and failure
+ * cut to their maximum, at most WORKER_STATUS_MAX_DRAINING draining items and then
+ * "draining: N more", so that it is never longer than WORKER_STATUS_TEXT_MAX. With
+ * nothing to say: "stopped" if @stopping, else "starting". */
+int worker_status_format(const WorkerStatus *s, bool stopping, char **ret);
 
 /* The generation that answers requests now: serving, else the held one. */
 static inline WorkerGeneration worker_status_current(const WorkerStatus *s) {

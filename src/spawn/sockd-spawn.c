@@ -32,6 +32,7 @@ static char *arg_control = NULL;
 static void arg_free(void) {
         free(arg_opts.app);
         free(arg_opts.socket_path);
+        strv_free(arg_opts.environment_files);
         strv_free(arg_opts.argv);
         free(arg_control);
 }
@@ -52,6 +53,9 @@ static int help(void) {
                "                          it was asked to stop (30s)\n"
                "     --suspend=MODE       hold or queue (suspended restarts)\n"
                "     --socket=PATH        The socket's path (SOCKD_SOCKET)\n"
+               "     --environment-file=PATH\n"
+               "                          Fail (and retry with back-off) while PATH does not\n"
+               "                          exist: an EnvironmentFile= without '-'\n"
                "     --reload             Ask the running worker to swap to a new generation\n"
                "                          and wait until it serves or has failed\n"
                "     --control=PATH       Control socket for --reload\n"
@@ -73,6 +77,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_STOP_TIMEOUT,
                 ARG_SUSPEND,
                 ARG_SOCKET,
+                ARG_ENVIRONMENT_FILE,
                 ARG_RELOAD,
                 ARG_CONTROL,
         };
@@ -87,6 +92,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "suspend", required_argument, NULL, ARG_SUSPEND },
                 { "socket", required_argument, NULL, ARG_SOCKET },
+                { "environment-file", required_argument, NULL, ARG_ENVIRONMENT_FILE },
                 { "reload", no_argument, NULL, ARG_RELOAD },
                 { "control", required_argument, NULL, ARG_CONTROL },
                 { "quiet", no_argument, NULL, 'q' },
@@ -142,6 +148,12 @@ static int parse_argv(int argc, char *argv[]) {
                         free(arg_opts.socket_path);
                         arg_opts.socket_path = strdup(optarg);
                         if (!arg_opts.socket_path)
+                                return log_oom();
+                        break;
+                case ARG_ENVIRONMENT_FILE:
+                        if (!path_is_absolute(optarg))
+                                return log_error_errno(-EINVAL, "--environment-file=: '%s' is not an absolute path.", optarg);
+                        if (strv_extend(&arg_opts.environment_files, optarg) < 0)
                                 return log_oom();
                         break;
                 case ARG_RELOAD:
@@ -267,7 +279,9 @@ static int run(int argc, char *argv[]) {
                 if (!arg_control) {
                         if (!rt)
                                 return log_error_errno(-ENXIO, "--reload needs --control=PATH or $RUNTIME_DIRECTORY.");
-                        if (asprintf(&path, "%.*s/" WORKER_CONTROL_SOCKET, (int) strcspn(rt, ":"), rt) < 0)
+                        /* The worker's own directory is the last (and longest) entry:
+                         * "/run/sockd/APP:/run/sockd/APP/N". */
+                        if (asprintf(&path, "%s/" WORKER_CONTROL_SOCKET, strrchr(rt, ':') ? strrchr(rt, ':') + 1 : rt) < 0)
                                 return log_oom();
                 }
                 return worker_reload_client(arg_control ?: path, arg_quiet) < 0 ? -EIO : 0;

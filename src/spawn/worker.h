@@ -20,6 +20,15 @@
 #define WORKER_ERROR_NOT_SERVING "io.sockd.Error.NotServing"
 #define WORKER_CONTROL_SOCKET "control"
 
+/* The crash back-off starts over only once a generation has served this long: an app
+ * that crashes a second after it is ready must not restart every 250 ms for ever
+ * (pm2 resets its exponential back-off after 30 s online too). */
+#define WORKER_HEALTHY_USEC (30 * USEC_PER_SEC)
+
+/* Exit status of the shim when the config names something the running system lacks
+ * (EX_CONFIG): systemd restarts it, with the back-off, so that a late mount heals. */
+#define WORKER_EXIT_CONFIG 78
+
 /* The signals sockdctl sends are in worker-status.h, beside the StatusText they answer in. */
 
 typedef struct Worker Worker;
@@ -29,13 +38,16 @@ typedef struct Generation {
         struct Generation *next;
 
         uint64_t number;
-        pid_t pid;
+        pid_t pid; /* the app's main process, leader of the generation's process group */
         GenerationState state;
         uint64_t started_usec; /* CLOCK_REALTIME */
         uint64_t ready_usec;
 
-        sd_event_source *child_source;
-        sd_event_source *timer_source; /* ready timeout, then stop timeout */
+        /* DEAD: the main process is gone. The generation is forgotten only once its
+         * whole process group is: a helper the app forked may still hold the socket. */
+        bool group_alive;
+
+        sd_event_source *timer_source; /* ready timeout, commit timeout, then stop timeout */
         sd_event_source *notify_source;
         sd_event_source *ipc_source;
         int notify_fd;
@@ -47,7 +59,8 @@ typedef struct Generation {
         char *failure;    /* why it did not make it, for the reload's answer */
         bool stop_requested;
         bool killed;
-        bool held;        /* started with SOCKD_SUSPENDED=1 and not resumed yet */
+        bool held;          /* started with SOCKD_SUSPENDED=1 and not resumed yet */
+        bool spoof_reported; /* a foreign sender on its notify socket was logged */
 } Generation;
 
 /* What a swap does once its new generation is ready. */
@@ -73,6 +86,7 @@ typedef struct WorkerOptions {
         usec_t stop_timeout;
         SuspendMode suspend;
         char *socket_path;
+        char **environment_files; /* EnvironmentFile=s that must exist */
         char **argv;
 } WorkerOptions;
 
@@ -80,11 +94,13 @@ struct Worker {
         WorkerOptions opts;
         int listen_fd;
         char *fd_name;
-        char *runtime_dir;
+        char *runtime_dir;     /* the worker's own: state, notify and control sockets */
+        char *app_runtime_dir; /* shared by the app's workers: the suspension */
         bool runtime_dir_owned; /* made by us (no systemd): removed at exit */
 
         sd_event *event;
         sd_event_source *backoff_source;
+        sd_event_source *healthy_source;
         Generation *generations; /* newest first */
         uint64_t last_generation;
 
@@ -93,12 +109,15 @@ struct Worker {
         Generation *incoming;
         SwapKind swap_kind;
         sd_bus_message *swap_request;
-        char *last_failure; /* "generation N, pid P: why", shown until the next swap */
+        char *last_failure; /* "generation N, pid P: why" or a refusal, until the next swap */
+        WorkerGeneration last_failure_generation;
 
         Suspension suspension;
+        bool notified_ready; /* READY=1 went to systemd */
 
         int control_fd;
         sd_event_source *control_source;
+        sd_event_source *control_pause_source;
         sd_bus **connections;
         size_t n_connections;
 
@@ -107,9 +126,48 @@ struct Worker {
         int exit_status;
 };
 
+/* worker.c: the worker's life, its persisted state, its StatusText. */
 int worker_new(WorkerOptions *opts, int listen_fd, const char *fd_name, Worker **ret);
 Worker *worker_free(Worker *w);
 int worker_run(Worker *w);
+Generation *worker_serving(Worker *w);
+void worker_update_status(Worker *w);
+void worker_save_state(Worker *w);
+void worker_set_suspension(Worker *w, Suspension s);
+void worker_notify_ready(Worker *w);
+void worker_on_promoted(Worker *w);
+void worker_fail(Worker *w, int status);
+int worker_finish_if_idle(Worker *w);
+void worker_forget(Worker *w, Generation *g);
+void worker_log_last_words(void);
 
+/* worker-generation.c: one generation, from fork to its process group's end. */
+int worker_spawn(Worker *w, bool held, Generation **ret);
+void generation_stop(Generation *g);
+void generation_kill(Generation *g);
+int generation_send_ipc(Generation *g, const char *message);
+int generation_arm_timer(Generation *g, usec_t timeout);
+Generation *generation_free(Generation *g);
+void generation_set_state(Generation *g, GenerationEvent e);
+/* A child exited: the main process of a generation, or a helper it left behind. */
+void worker_reap_children(Worker *w);
+/* "exited with status 3", "was killed by SIGKILL" */
+void exit_describe(const siginfo_t *si, char *buf, size_t size);
+
+/* worker-swap.c: swaps between generations and the requests that drive them. */
+int worker_start_swap(Worker *w, SwapKind kind, sd_bus_message *request, sd_bus_error *error);
+void swap_failed(Worker *w, Generation *g, const char *why);
+void worker_set_failure(Worker *w, const Generation *g, const char *why);
+void worker_on_generation_ready(Generation *g);
+void worker_on_generation_exit(Generation *g, const siginfo_t *si);
+void worker_on_generation_timer(Generation *g);
+int worker_on_control_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata);
+
+/* worker-bus.c: the control socket (ExecReload=) and its client. */
+int worker_listen_control(Worker *w);
+void worker_close_control(Worker *w);
 /* ExecReload=: asks the worker behind @control_path to swap and waits for the result. */
 int worker_reload_client(const char *control_path, bool quiet);
+
+const char *signal_name(int sig);
+uint64_t now_usec(clockid_t clock);

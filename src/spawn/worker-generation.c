@@ -1,0 +1,611 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One generation of the app: fork and exec on the worker's socket, its readiness over
+ * $NOTIFY_SOCKET or Node's IPC channel, its timers, a graceful stop, and its end, which
+ * is when its whole process group is gone, not only its main process.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "macro.h"
+#include "notify-msg.h"
+#include "strv.h"
+#include "worker.h"
+
+extern char **environ;
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+Generation *generation_free(Generation *g) {
+        if (!g)
+                return NULL;
+        sd_event_source_disable_unref(g->timer_source);
+        sd_event_source_disable_unref(g->notify_source);
+        sd_event_source_disable_unref(g->ipc_source);
+        safe_close(g->notify_fd);
+        safe_close(g->ipc_fd);
+        if (g->notify_path)
+                (void) unlink(g->notify_path);
+        free(g->notify_path);
+        node_ipc_reader_done(&g->ipc);
+        free(g->app_status);
+        free(g->failure);
+        free(g);
+        return NULL;
+}
+
+void generation_set_state(Generation *g, GenerationEvent e) {
+        int next = generation_next_state(g->state, e);
+
+        if (next < 0) {
+                log_gen(LOG_DEBUG, g->number, "Ignoring event '%s' in state '%s'.",
+                        generation_event_to_string(e), generation_state_to_string(g->state));
+                return;
+        }
+        log_gen(LOG_DEBUG, g->number, "%s -> %s", generation_state_to_string(g->state),
+                generation_state_to_string(next));
+        g->state = next;
+}
+
+static int on_generation_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Generation *g = userdata;
+
+        g->timer_source = sd_event_source_disable_unref(g->timer_source);
+        worker_on_generation_timer(g);
+        return 0;
+}
+
+int generation_arm_timer(Generation *g, usec_t timeout) {
+        uint64_t now;
+        int r;
+
+        g->timer_source = sd_event_source_disable_unref(g->timer_source);
+        r = sd_event_now(g->worker->event, CLOCK_MONOTONIC, &now);
+        if (r < 0)
+                return r;
+        return sd_event_add_time(g->worker->event, &g->timer_source, CLOCK_MONOTONIC,
+                                 now + timeout, 0, on_generation_timer, g);
+}
+
+/* ---- readiness: $NOTIFY_SOCKET ---- */
+
+/* The sender of a notification must be of this generation: its main process or one in
+ * its process group. The socket's path is predictable and every generation runs as the
+ * same user, so without this an old generation could make a new one look ready. */
+static bool sender_is_of_generation(const Generation *g, const struct ucred *ucred) {
+        pid_t pgid;
+
+        if (!ucred || ucred->pid <= 0)
+                return false;
+        if (ucred->pid == g->pid)
+                return true;
+        pgid = getpgid(ucred->pid);
+        return pgid > 0 && pgid == g->pid;
+}
+
+static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Generation *g = userdata;
+        _cleanup_free_ char *buf = NULL;
+        union {
+                struct cmsghdr cmsghdr;
+                uint8_t buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 16)];
+        } control;
+        struct iovec iov;
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        struct ucred *ucred = NULL;
+        NotifyMessage m = {};
+        ssize_t size, n;
+
+        /* An I/O handler that returns an error is disabled by sd-event for good: every
+         * error here is logged and the handler goes on. Size the buffer to the datagram,
+         * so nothing is ever cut. */
+        size = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+        if (size < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        log_gen_errno(LOG_WARNING, negative_errno(), g->number, "recv() on the notify socket, ignoring: %m");
+                return 0;
+        }
+        buf = malloc(size + 1);
+        if (!buf) {
+                log_oom();
+                (void) recv(fd, NULL, 0, MSG_DONTWAIT); /* drop it rather than spin on it */
+                return 0;
+        }
+        iov = (struct iovec) { .iov_base = buf, .iov_len = size + 1 };
+        n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0) {
+                if (errno != EAGAIN && errno != EINTR)
+                        log_gen_errno(LOG_WARNING, negative_errno(), g->number, "recvmsg() on the notify socket, ignoring: %m");
+                return 0;
+        }
+
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                    c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
+                        ucred = (struct ucred *) CMSG_DATA(c);
+                else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                        /* fds are not for us: close them. */
+                        int *fds = (int *) CMSG_DATA(c);
+                        for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+                                safe_close(fds[i]);
+                }
+
+        if (!sender_is_of_generation(g, ucred)) {
+                if (!g->spoof_reported)
+                        log_gen(LOG_WARNING, g->number,
+                                "Ignoring a notification on the socket of generation %" PRIu64 " from pid %d, which is "
+                                "not of that generation (pid %d and its process group).",
+                                g->number, ucred ? (int) ucred->pid : 0, (int) g->pid);
+                g->spoof_reported = true;
+                return 0;
+        }
+
+        if (notify_message_parse(buf, n, &m) < 0) {
+                log_gen(LOG_WARNING, g->number, "Ignoring a malformed notification from pid %d.", (int) ucred->pid);
+                return 0;
+        }
+        if (m.status) {
+                free(g->app_status);
+                g->app_status = TAKE_PTR(m.status);
+                worker_update_status(g->worker);
+        }
+        if (m.watchdog && g->state == GENERATION_SERVING)
+                (void) sd_notify(0, "WATCHDOG=1");
+        if (m.stopping && !g->stop_requested)
+                log_gen(LOG_NOTICE, g->number, "Generation %" PRIu64 " (pid %d) announced it is stopping.",
+                        g->number, (int) g->pid);
+        if (m.ready && g->state == GENERATION_STARTING)
+                worker_on_generation_ready(g);
+        notify_message_done(&m);
+        return 0;
+}
+
+static int generation_open_notify(Generation *g) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_un un;
+        } addr = { .un.sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        int one = 1;
+
+        if (asprintf(&g->notify_path, "%s/notify.%" PRIu64, g->worker->runtime_dir, g->number) < 0)
+                return -ENOMEM;
+        if (strlen(g->notify_path) >= sizeof addr.un.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(addr.un.sun_path, g->notify_path);
+        (void) unlink(g->notify_path);
+
+        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (bind(fd, &addr.sa, sizeof addr.un) < 0)
+                return negative_errno();
+        /* The kernel attaches the sender's credentials to every datagram: on_notify()
+         * accepts only those of this generation's process group. */
+        if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
+                return negative_errno();
+        g->notify_fd = TAKE_FD(fd);
+        return sd_event_add_io(g->worker->event, &g->notify_source, g->notify_fd, EPOLLIN, on_notify, g);
+}
+
+/* ---- readiness: Node's IPC channel ---- */
+
+static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Generation *g = userdata;
+        char buf[4096]; /* a read chunk; lines are reassembled in g->ipc */
+        ssize_t n;
+        int r;
+
+        n = read(fd, buf, sizeof buf);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+        if (n <= 0) {
+                /* The app closed its channel (or exited, or it broke): nothing more will
+                 * come, and nothing we send will arrive. ECONNRESET says more: it closed
+                 * it with what we sent still unread, so a 'shutdown' is lost. */
+                bool unread = n < 0 && errno == ECONNRESET;
+
+                if (n < 0 && !unread)
+                        log_gen_errno(LOG_WARNING, negative_errno(), g->number, "IPC read from pid %d: %m", (int) g->pid);
+                g->ipc_source = sd_event_source_disable_unref(g->ipc_source);
+                g->ipc_fd = safe_close(g->ipc_fd);
+                if (unread && g->stop_requested && g->state == GENERATION_DRAINING && !g->killed) {
+                        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) closed its IPC channel without reading "
+                                "'shutdown'; sent SIGTERM.", g->number, (int) g->pid);
+                        (void) kill(g->pid, SIGTERM);
+                }
+                return 0;
+        }
+
+        r = node_ipc_reader_feed(&g->ipc, buf, n);
+        if (r < 0) {
+                log_gen_errno(LOG_WARNING, r, g->number, "Dropping the IPC channel of pid %d: a message longer than %u bytes.",
+                              (int) g->pid, NODE_IPC_LINE_MAX);
+                g->ipc_source = sd_event_source_disable_unref(g->ipc_source);
+                g->ipc_fd = safe_close(g->ipc_fd);
+                return 0;
+        }
+
+        for (;;) {
+                _cleanup_free_ char *msg = NULL;
+
+                r = node_ipc_reader_next(&g->ipc, &msg);
+                if (r == 0)
+                        break;
+                if (r < 0) {
+                        log_gen(LOG_WARNING, g->number, "Ignoring a malformed IPC message from pid %d.", (int) g->pid);
+                        continue;
+                }
+                if (msg && streq(msg, "online")) {
+                        if (g->state == GENERATION_STARTING)
+                                worker_on_generation_ready(g);
+                } else
+                        log_gen(LOG_DEBUG, g->number, "Ignoring an IPC message from pid %d.", (int) g->pid);
+        }
+        return 0;
+}
+
+/* 0 once the whole line is written; a negative errno when it cannot be sent (the app
+ * closed its channel: EPIPE, or no channel at all). */
+int generation_send_ipc(Generation *g, const char *message) {
+        _cleanup_free_ char *line = node_ipc_encode(message);
+        ssize_t n;
+
+        if (!line)
+                return -ENOMEM;
+        if (g->ipc_fd < 0)
+                return -ENOTCONN;
+        n = send(g->ipc_fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0)
+                return negative_errno();
+        return n == (ssize_t) strlen(line) ? 0 : -EAGAIN;
+}
+
+/* ---- start ---- */
+
+/* In the child: every fd above those it hands on closes at exec, whoever opened it
+ * (sd-event's, or what was inherited when run by hand). */
+static int close_others_on_exec(int first) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+
+        if (syscall(SYS_close_range, (unsigned) first, ~0U, CLOSE_RANGE_CLOEXEC) >= 0)
+                return 0;
+        /* Kernels before 5.11 */
+        d = opendir("/proc/self/fd");
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d))) {
+                int fd = atoi(de->d_name);
+                if (fd >= first && fd != dirfd(d))
+                        (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
+        }
+        return 0;
+}
+
+/* The child between fork() and exec(): only work on memory we own; errors go back
+ * through @error_fd. */
+_noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ipc_child_fd) {
+        Worker *w = g->worker;
+        _cleanup_strv_free_ char **env = NULL;
+        sigset_t all;
+        int listen_fd, ipc_fd = -EBADF, r = 0;
+        char *e;
+
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int sig = 1; sig < _NSIG; sig++)
+                (void) signal(sig, SIG_DFL);
+
+        /* If the shim dies (even by SIGKILL), the generation must not live on as an orphan
+         * holding the socket. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1) {
+                r = -errno ?: -ESRCH;
+                goto fail;
+        }
+        /* Its own process group, so a kill reaches whatever the app forked, and the shim
+         * can wait for all of it. */
+        (void) setsid();
+
+        /* Move the inherited fds out of the way before placing them at 3 and 4. */
+        listen_fd = fcntl(w->listen_fd, F_DUPFD_CLOEXEC, 10);
+        if (listen_fd < 0)
+                goto fail_errno;
+        if (ipc_child_fd >= 0) {
+                ipc_fd = fcntl(ipc_child_fd, F_DUPFD_CLOEXEC, 10);
+                if (ipc_fd < 0)
+                        goto fail_errno;
+        }
+        if (dup2(listen_fd, SD_LISTEN_FDS_START) < 0) /* dup2() clears O_CLOEXEC */
+                goto fail_errno;
+        if (ipc_fd >= 0 && dup2(ipc_fd, SD_LISTEN_FDS_START + 1) < 0)
+                goto fail_errno;
+        r = close_others_on_exec(SD_LISTEN_FDS_START + (ipc_fd >= 0 ? 2 : 1));
+        if (r < 0)
+                goto fail;
+
+        for (char **v = environ; v && *v; v++) {
+                static const char *const drop[] = {
+                        "LISTEN_", "NOTIFY_SOCKET=", "NODE_CHANNEL_", "SOCKD_", "WATCHDOG_PID=",
+                };
+                bool skip = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(drop); i++)
+                        skip = skip || strncmp(*v, drop[i], strlen(drop[i])) == 0;
+                if (!skip && strv_extend(&env, *v) < 0)
+                        goto fail_oom;
+        }
+
+#define PUSHF(...)                                                      \
+        do {                                                            \
+                if (asprintf(&e, __VA_ARGS__) < 0 || strv_consume(&env, e) < 0) \
+                        goto fail_oom;                                  \
+        } while (0)
+
+        PUSHF("LISTEN_FDS=1");
+        PUSHF("LISTEN_PID=%d", (int) getpid());
+        PUSHF("LISTEN_FDNAMES=%s", w->fd_name);
+        PUSHF("SOCKD_APP=%s", w->opts.app);
+        PUSHF("SOCKD_WORKER=%u", w->opts.worker);
+        PUSHF("SOCKD_GENERATION=%" PRIu64, g->number);
+        PUSHF("SOCKD_SOCKET=%s", strempty(w->opts.socket_path));
+        if (g->held) {
+                PUSHF("SOCKD_SUSPENDED=1");
+                PUSHF("SOCKD_RESUME_SIGNAL=%s", w->opts.ready == READY_NODE_IPC ? "ipc:resume" : "SIGUSR2");
+        }
+        if (g->notify_path) {
+                PUSHF("NOTIFY_SOCKET=%s", g->notify_path);
+                /* With WatchdogSec= on the worker, WATCHDOG_USEC passes through to the app
+                 * with WATCHDOG_PID set to its own pid (sd_watchdog_enabled(3) checks it);
+                 * the shim relays the serving generation's pings. */
+                if (getenv("WATCHDOG_USEC"))
+                        PUSHF("WATCHDOG_PID=%d", (int) getpid());
+        }
+        if (ipc_fd >= 0) {
+                PUSHF("NODE_CHANNEL_FD=%d", SD_LISTEN_FDS_START + 1);
+                PUSHF("NODE_CHANNEL_SERIALIZATION_MODE=json");
+        }
+#undef PUSHF
+
+        execve(w->opts.argv[0], w->opts.argv, env);
+
+fail_errno:
+        r = -errno;
+        goto fail;
+fail_oom:
+        r = -ENOMEM;
+fail:
+        (void) !write(error_fd, &r, sizeof r);
+        _exit(EXIT_FAILURE);
+}
+
+static int generation_start(Generation *g) {
+        _cleanup_close_ int error_pipe_r = -EBADF, error_pipe_w = -EBADF, ipc_child = -EBADF;
+        Worker *w = g->worker;
+        int pipefd[2], err = 0, r;
+        ssize_t n;
+        pid_t pid;
+
+        if (w->opts.ready == READY_NOTIFY) {
+                r = generation_open_notify(g);
+                if (r < 0)
+                        return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the notify socket: %m");
+        } else {
+                int sv[2];
+
+                if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                        return log_gen_errno(LOG_ERR, negative_errno(), g->number,
+                                             "Failed to create the Node IPC channel: %m");
+                g->ipc_fd = sv[0];
+                ipc_child = sv[1];
+                if (fcntl(g->ipc_fd, F_SETFL, O_NONBLOCK) < 0)
+                        return negative_errno();
+                r = sd_event_add_io(w->event, &g->ipc_source, g->ipc_fd, EPOLLIN, on_ipc, g);
+                if (r < 0)
+                        return r;
+        }
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return negative_errno();
+        error_pipe_r = pipefd[0];
+        error_pipe_w = pipefd[1];
+
+        pid = fork();
+        if (pid < 0)
+                return log_gen_errno(LOG_ERR, negative_errno(), g->number, "Failed to fork: %m");
+        if (pid == 0)
+                generation_exec_child(g, error_pipe_w, ipc_child);
+
+        /* From here on worker_reap_children() sees it exit: SIGCHLD is blocked and read
+         * through the event loop. */
+        g->pid = pid;
+        g->group_alive = true;
+        error_pipe_w = safe_close(error_pipe_w);
+        ipc_child = safe_close(ipc_child);
+
+        /* EOF means exec() succeeded: the pipe was O_CLOEXEC. */
+        do
+                n = read(error_pipe_r, &err, sizeof err);
+        while (n < 0 && errno == EINTR);
+
+        if (n == (ssize_t) sizeof err && err < 0) {
+                log_gen_errno(LOG_ERR, err, g->number, "Failed to execute '%s': %m", w->opts.argv[0]);
+                if (asprintf(&g->failure, "could not execute '%s': %s", w->opts.argv[0], strerror(-err)) < 0)
+                        g->failure = NULL;
+                /* Its exit is handled like any other. */
+        } else
+                log_gen(LOG_INFO, g->number, "Started generation %" PRIu64 " (pid %d): %s.",
+                        g->number, (int) pid, w->opts.argv[0]);
+
+        r = generation_arm_timer(g, w->opts.ready_timeout);
+        if (r < 0) {
+                log_gen_errno(LOG_ERR, r, g->number, "Failed to arm the ready timer, killing it: %m");
+                generation_kill(g);
+        }
+        return 0;
+}
+
+/* Starts a new generation on the worker's socket. On failure nothing is left behind. */
+int worker_spawn(Worker *w, bool held, Generation **ret) {
+        Generation *g;
+        int r;
+
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return -ENOMEM;
+        *g = (Generation) {
+                .worker = w,
+                .number = ++w->last_generation,
+                .notify_fd = -EBADF,
+                .ipc_fd = -EBADF,
+                .state = GENERATION_STARTING,
+                .started_usec = now_usec(CLOCK_REALTIME),
+                .held = held,
+        };
+        g->next = w->generations;
+        w->generations = g;
+        worker_save_state(w);
+
+        r = generation_start(g);
+        if (r < 0) {
+                if (g->pid > 0) {
+                        generation_kill(g);
+                        (void) waitpid(g->pid, NULL, 0);
+                }
+                worker_forget(w, g);
+                return r;
+        }
+        if (ret)
+                *ret = g;
+        worker_update_status(w);
+        return 0;
+}
+
+/* ---- stop ---- */
+
+void generation_kill(Generation *g) {
+        if (g->pid <= 0 || !g->group_alive)
+                return;
+        g->killed = true;
+        /* The whole process group: children the app forked go too. */
+        if (kill(-g->pid, SIGKILL) < 0 && g->state != GENERATION_DEAD)
+                (void) kill(g->pid, SIGKILL);
+}
+
+/* Asks a generation to finish what it is doing and exit; SIGKILL after StopTimeoutSec.
+ * A Node app gets 'shutdown'; if that cannot be sent (it closed its channel), SIGTERM,
+ * at once: waiting StopTimeoutSec= for a message that never arrived helps nobody. */
+void generation_stop(Generation *g) {
+        Worker *w = g->worker;
+        int r;
+
+        if (g->state == GENERATION_DEAD || g->stop_requested || g->pid <= 0)
+                return;
+        g->stop_requested = true;
+        generation_set_state(g, GENERATION_EVENT_STOP);
+
+        r = w->opts.ready == READY_NODE_IPC ? generation_send_ipc(g, "shutdown") : -EOPNOTSUPP;
+        if (r >= 0)
+                log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent 'shutdown'.",
+                        g->number, (int) g->pid);
+        else if (r == -EOPNOTSUPP)
+                log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent SIGTERM.",
+                        g->number, (int) g->pid);
+        else
+                log_gen_errno(LOG_INFO, r, g->number,
+                              "Stopping generation %" PRIu64 " (pid %d): sent SIGTERM, as 'shutdown' could not be sent: %m.",
+                              g->number, (int) g->pid);
+        if (r < 0)
+                (void) kill(g->pid, SIGTERM);
+
+        r = generation_arm_timer(g, w->opts.stop_timeout);
+        if (r < 0) {
+                log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the stop timer, killing now: %m");
+                generation_kill(g);
+        }
+}
+
+/* ---- end ---- */
+
+void exit_describe(const siginfo_t *si, char *buf, size_t size) {
+        if (si->si_code == CLD_EXITED)
+                snprintf(buf, size, "exited with status %d", si->si_status);
+        else
+                snprintf(buf, size, "was killed by %s%s", signal_name(si->si_status),
+                         si->si_code == CLD_DUMPED ? " (core dumped)" : "");
+}
+
+static Generation *worker_find_generation(Worker *w, pid_t pid) {
+        for (Generation *g = w->generations; g; g = g->next)
+                if (g->pid == pid && g->state != GENERATION_DEAD)
+                        return g;
+        return NULL;
+}
+
+/* The shim is the subreaper of everything the app forks (PR_SET_CHILD_SUBREAPER): when a
+ * generation's main process exits, what it left behind becomes our child, and its exit
+ * comes here too. So a generation's process group is empty exactly when, after such an
+ * exit, kill(-pgid, 0) finds nobody; no polling. What escapes the group (setsid(),
+ * setpgid() to another group) escapes this wait too, and is left to systemd's
+ * KillMode= when the worker stops. */
+void worker_reap_children(Worker *w) {
+        for (;;) {
+                siginfo_t si = {};
+                Generation *g;
+
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0) {
+                        if (errno != ECHILD)
+                                log_warning_errno(negative_errno(), "waitid() failed, ignoring: %m");
+                        break;
+                }
+                if (si.si_pid <= 0)
+                        break;
+                g = worker_find_generation(w, si.si_pid);
+                if (g) {
+                        g->timer_source = sd_event_source_disable_unref(g->timer_source);
+                        worker_on_generation_exit(g, &si);
+                } else
+                        log_debug("Reaped pid %d, left behind by a generation.", (int) si.si_pid);
+        }
+
+        for (Generation *g = w->generations, *next; g; g = next) {
+                next = g->next;
+                if (g->state != GENERATION_DEAD || !g->group_alive)
+                        continue;
+                if (kill(-g->pid, 0) < 0 && errno == ESRCH)
+                        g->group_alive = false;
+                else if (!g->timer_source) {
+                        /* Its main process is gone but not all of it: a helper may still
+                         * hold the socket. Ask the rest to go, and make sure they do. */
+                        log_gen(LOG_INFO, g->number,
+                                "Generation %" PRIu64 " left processes behind in its group; sending them SIGTERM.",
+                                g->number);
+                        (void) kill(-g->pid, SIGTERM);
+                        if (generation_arm_timer(g, w->opts.stop_timeout) < 0)
+                                generation_kill(g);
+                }
+                if (!g->group_alive) {
+                        log_gen(LOG_DEBUG, g->number, "Generation %" PRIu64 " is gone.", g->number);
+                        worker_forget(w, g);
+                }
+        }
+        worker_update_status(w);
+        (void) worker_finish_if_idle(w);
+}

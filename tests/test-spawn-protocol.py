@@ -1,0 +1,459 @@
+#!/usr/bin/python3
+"""sockd-spawn's protocol with the apps it runs and with sockdctl, run by hand (no root,
+no systemd): the harness passes the socket (LISTEN_FDS), a runtime directory of its own
+($RUNTIME_DIRECTORY, kept across runs as systemd keeps it) and a notify socket, on which
+it reads the StatusText sockdctl would see. Control requests are the signals sockdctl
+sends through KillUnit.
+
+Usage: test-spawn-protocol.py SOCKD_SPAWN SOURCE_DIR   (no root needed)"""
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+spawn, src = sys.argv[1], sys.argv[2]
+protoapp = os.path.join(src, "tests/apps/protoapp.py")
+passed = failed = 0
+
+PREPARE, COMMIT, ABORT, PREPARE_HELD, SUSPEND, RESUME = (signal.SIGRTMIN + n for n in range(1, 7))
+PIPE_BUF = 4096
+
+
+def check(cond, desc, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print("ok - " + desc)
+    else:
+        failed += 1
+        print("not ok - " + desc)
+        if detail:
+            print("#   " + str(detail).replace("\n", "\n#   "))
+    return cond
+
+
+def parse_status(text):
+    """The items of a StatusText, as sockdctl's worker_status_parse() reads them."""
+    items = {"draining": []}
+    for item in text.split("; "):
+        state, _, rest = item.partition(": ")
+        if item == "suspended: queueing":
+            items["queueing"] = True
+        elif state == "draining" and rest.startswith("generation "):
+            items["draining"].append(rest)
+        elif state in ("serving", "suspended", "starting", "ready", "failed"):
+            items[state] = rest
+        else:
+            items[item] = True
+    return items
+
+
+class Shim:
+    """One run of sockd-spawn on the test's socket and runtime directory."""
+
+    def __init__(self, t, args, extra_fds=(), env=None):
+        self.t = t
+        self.lines = []
+        self.statuses = []
+        self.notifications = []
+        self.lock = threading.Condition()
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        npath = os.path.join(t.dir, "notify-%d" % len(t.runs))
+        self.notify.bind(npath)
+        self.notify.settimeout(0.2)
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("LISTEN_", "NOTIFY_SOCKET", "RUNTIME_DIRECTORY", "JOURNAL_STREAM"))}
+        e.update({"LISTEN_FDS": "1", "NOTIFY_SOCKET": npath, "PROTO_DIR": t.flags,
+                  "RUNTIME_DIRECTORY": "%s:%s" % (t.app_dir, t.worker_dir)})
+        e.update(env or {})
+        listen = t.listener.fileno()
+        for fd in extra_fds:  # what a careless parent leaves open
+            os.set_inheritable(fd, True)
+
+        def child():
+            os.dup2(os.dup(listen), 3)
+
+        cmd = ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", spawn, "--app=ptest"] + args
+        self.p = subprocess.Popen(cmd, env=e, preexec_fn=child, close_fds=False,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        t.runs.append(self)
+        threading.Thread(target=self._read_output, daemon=True).start()
+        threading.Thread(target=self._read_notify, daemon=True).start()
+
+    def _read_output(self):
+        for line in self.p.stdout:
+            with self.lock:
+                self.lines.append(line.rstrip("\n"))
+                self.lock.notify_all()
+
+    def _read_notify(self):
+        while True:
+            try:
+                data = self.notify.recv(65536)
+            except socket.timeout:
+                if self.p.poll() is not None:
+                    return
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.notifications.append(data)
+                for line in data.decode(errors="replace").split("\n"):
+                    if line.startswith("STATUS="):
+                        self.statuses.append(line[7:])
+                self.lock.notify_all()
+
+    @property
+    def status(self):
+        with self.lock:
+            return self.statuses[-1] if self.statuses else ""
+
+    def wait(self, pred, timeout=15, what="condition"):
+        """Waits (on output and notifications, no sleeping) until pred() holds."""
+        deadline = time.time() + timeout
+        with self.lock:
+            while not pred():
+                left = deadline - time.time()
+                if left <= 0:
+                    return False
+                self.lock.wait(min(left, 0.5))
+            return True
+
+    def wait_status(self, pred, timeout=15):
+        return self.wait(lambda: bool(self.statuses) and pred(parse_status(self.statuses[-1])), timeout)
+
+    def wait_log(self, text, timeout=15, start=0):
+        return self.wait(lambda: any(text in l for l in self.lines[start:]), timeout)
+
+    def log(self):
+        with self.lock:
+            return "\n".join(self.lines)
+
+    def kill(self, sig):
+        os.kill(self.p.pid, sig)
+
+    def exit_status(self, timeout=30):
+        try:
+            return self.p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            return None
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.kill(signal.SIGTERM)
+        return self.exit_status()
+
+
+class Test:
+    """A socket, a runtime directory and flag files for the test app."""
+
+    def __init__(self, name):
+        self.dir = tempfile.mkdtemp(prefix="sockd-proto-%s." % name)
+        os.chmod(self.dir, 0o755)
+        self.flags = os.path.join(self.dir, "flags")
+        self.app_dir = os.path.join(self.dir, "rt", "ptest")
+        self.worker_dir = os.path.join(self.app_dir, "0")
+        os.makedirs(self.flags)
+        os.makedirs(self.worker_dir, mode=0o700)
+        self.sock = os.path.join(self.dir, "app.sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.sock)
+        self.listener.listen(64)
+        self.runs = []
+
+    def set_flag(self, name, value=""):
+        with open(os.path.join(self.flags, name), "w") as f:
+            f.write(str(value))
+
+    def clear_flag(self, name):
+        try:
+            os.unlink(os.path.join(self.flags, name))
+        except FileNotFoundError:
+            pass
+
+    def shim(self, extra=(), ready="notify", app=None, **kw):
+        args = ["--ready=" + ready, "--ready-timeout=3s", "--stop-timeout=4s"] + list(extra) + \
+               ["--", *(app or [sys.executable, protoapp])]
+        return Shim(self, args, **kw)
+
+    def get(self, timeout=10):
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(timeout)
+        try:
+            c.connect(self.sock)
+            c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            return b"".join(iter(lambda: c.recv(4096), b"")).decode()
+        except OSError as e:
+            return "error: %s" % e
+        finally:
+            c.close()
+
+    def done(self):
+        for r in self.runs:
+            if r.p.poll() is None:
+                r.p.kill()
+                r.p.wait()
+        self.listener.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def serving_gen(items):
+    return int(items["serving"].split(",")[0].split()[1]) if "serving" in items else 0
+
+
+# ---- 7: an app's STATUS= never makes the shim's own too long for systemd ----
+t = Test("status")
+t.set_flag("big-status", 5000)
+s = t.shim()
+check(s.wait_status(lambda i: "serving" in i), "a generation with a 5000-byte STATUS= becomes ready", s.log())
+with s.lock:
+    sizes = [len(n) for n in s.notifications]
+check(max(sizes) < PIPE_BUF, "every notification the shim sends stays below PIPE_BUF (largest %d bytes)" % max(sizes),
+      sizes)
+check(s.wait_status(lambda i: "serving" in i and i["serving"].endswith("...)")),
+      "the app's status is relayed, cut to a bound and marked as cut", s.status[:300])
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 2), "and the shim's own status still gets through: the next swap shows",
+      s.status[:300])
+check(s.stop() == 0, "stops cleanly", s.log())
+t.done()
+
+# ---- 8: a generation cannot make the next one look ready ----
+t = Test("spoof")
+t.set_flag("spoof.1", 8)
+t.set_flag("hang.2")
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves", s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: "failed" in i and "ReadyTimeoutSec" in i["failed"], timeout=12),
+      "generation 2, which never says READY=1, fails its swap although generation 1 sends READY=1 to its socket",
+      s.status + "\n" + s.log())
+check(serving_gen(parse_status(s.status)) == 1, "generation 1 keeps serving", s.status)
+check(s.wait_log("Ignoring a notification on the socket of generation 2 from pid"), "the foreign sender is logged",
+      s.log())
+check(s.wait_log("spoofer sent", timeout=10) and "spoofer sent 0 " not in s.log(),
+      "(the spoofer did reach generation 2's socket)", s.log())
+s.stop()
+t.done()
+
+# ---- 9: an accept() error does not kill the control socket ----
+t = Test("emfile")
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves", s.log())
+control = os.path.join(t.worker_dir, "control")
+if not os.path.exists(control) and os.environ.get("OLD"): control = os.path.join(t.app_dir, "control")
+check(os.path.exists(control), "the control socket is in the worker's own runtime directory (the last of $RUNTIME_DIRECTORY)")
+nfds = len(os.listdir("/proc/%d/fd" % s.p.pid))
+old = resource.prlimit(s.p.pid, resource.RLIMIT_NOFILE)
+resource.prlimit(s.p.pid, resource.RLIMIT_NOFILE, (nfds, old[1]))
+held = []
+mark = len(s.lines)
+for _ in range(4):
+    c = socket.socket(socket.AF_UNIX)
+    c.connect(control)
+    held.append(c)
+check(s.wait_log("Failed to accept a control connection", start=mark), "with no fd left, accept() fails and says so",
+      s.log())
+resource.prlimit(s.p.pid, resource.RLIMIT_NOFILE, old)
+for c in held:
+    c.close()
+try:
+    r = subprocess.run([spawn, "--reload", "--control=" + control], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0 and "is serving" in r.stderr, "then a reload over the control socket works again", r.stderr)
+except subprocess.TimeoutExpired:
+    check(False, "then a reload over the control socket works again", "no answer within 20s")
+check(s.wait_status(lambda i: serving_gen(i) == 2), "and generation 2 serves", s.status)
+s.stop()
+t.done()
+
+# ---- 10: sockdctl's abort does not touch a reload's generation ----
+t = Test("abort")
+t.set_flag("slow.2", 2)
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves", s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: "starting" in i), "a reload starts generation 2", s.status)
+s.kill(ABORT)
+check(s.wait_log("Not aborting generation 2: it belongs to a reload"), "an abort meant for a prepared restart leaves it",
+      s.log())
+check(s.wait_status(lambda i: serving_gen(i) == 2), "and the reload completes: generation 2 serves", s.status)
+s.kill(COMMIT)
+check(s.wait_status(lambda i: "failed" in i and "commit refused: nothing was prepared" in i["failed"]),
+      "a commit with nothing prepared is refused where sockdctl sees it", s.status)
+check(serving_gen(parse_status(s.status)) == 2, "and changes nothing", s.status)
+s.kill(PREPARE)
+check(s.wait_status(lambda i: "ready" in i), "a prepared generation 3 is ready", s.status)
+s.kill(ABORT)
+check(s.wait_status(lambda i: "failed" in i and "was aborted" in i["failed"] and "ready" not in i),
+      "an abort takes a prepared generation back", s.status)
+check(s.wait_log("gen 3 pid") and s.wait_log("got SIGTERM"), "gracefully (SIGTERM)", s.log())
+s.stop()
+t.done()
+
+# ---- 12: the old generation is gone only when its whole process group is ----
+t = Test("group")
+t.set_flag("helper.1", 3)
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 (with a helper on the socket) serves", s.log())
+s.kill(SUSPEND)  # Suspend=queue (the default): generation 1 drains
+check(s.wait_status(lambda i: i.get("queueing") and i["draining"]), "suspended: generation 1 drains",
+      s.status)
+check(s.wait_log("gen 1 pid") and s.wait_log("stopped accepting, exiting"), "its main process exits on SIGTERM",
+      s.log())
+check(s.wait_log("left processes behind in its group"), "the shim sees it leave a helper behind", s.log())
+items = parse_status(s.status)
+check(items["draining"], "while its helper lives on, the StatusText still shows it draining", s.status)
+check(s.wait_status(lambda i: not i["draining"], timeout=10), "once the helper is gone, nothing drains any more",
+      s.status + "\n" + s.log())
+check("helper exiting" in s.log(), "(the helper exited)", s.log())
+s.kill(RESUME)
+check(s.wait_status(lambda i: serving_gen(i) == 2), "resume starts generation 2", s.status)
+s.stop()
+t.done()
+
+t = Test("group-kill")
+t.set_flag("helper.1", 60)
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 with a helper that would live 60s serves", s.log())
+s.kill(SUSPEND)
+check(s.wait_log("left processes behind in its group"), "the group left behind is asked to go", s.log())
+check(s.wait_log("are still there after StopTimeoutSec=", timeout=10), "and killed after StopTimeoutSec=", s.log())
+check(s.wait_status(lambda i: not i["draining"], timeout=5), "then nothing drains", s.status)
+r = t.get(timeout=2)
+check(r.startswith("error"), "nobody answers on the suspended socket any more (the request waits in the backlog)", r)
+s.stop()
+t.done()
+
+# ---- 14: 'shutdown' that cannot be sent: SIGTERM at once ----
+node = shutil.which("node")
+if node:
+    t = Test("ipc")
+    app = os.path.join(t.dir, "closes-ipc.js")
+    with open(app, "w") as f:
+        f.write("""
+const http = require('http');
+const server = http.createServer((q, r) => r.end('gen=' + process.env.SOCKD_GENERATION + '\\n'));
+server.listen({ fd: 3 }, () => { process.send('online'); process.disconnect(); });
+process.on('disconnect', () => console.log('node: online, channel closed'));
+process.on('SIGTERM', () => { console.log('node: got SIGTERM'); process.exit(0); });
+""")
+    s = t.shim(ready="node-ipc", app=[node, app], extra=["--stop-timeout=20s"])
+    check(s.wait_log("node: online, channel closed"), "a Node app that closes its IPC channel serves", s.log())
+    check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves", s.status)
+    start = time.time()
+    rc = s.stop()
+    took = time.time() - start
+    check("sent SIGTERM, as 'shutdown' could not be sent" in s.log() and "node: got SIGTERM" in s.log(),
+          "stopping it sends SIGTERM when 'shutdown' cannot be sent", s.log())
+    check(rc == 0 and "SIGKILL" not in s.log(), "it exits on that, long before StopTimeoutSec=20s (%.1fs)" % took, s.log())
+    t.done()
+else:
+    print("# SKIP: node not installed")
+
+# ---- 15: the crash back-off starts over only after a healthy uptime ----
+t = Test("backoff")
+t.set_flag("crash", 0.5)
+delays = []
+for run in range(3):
+    s = t.shim()
+    rc = s.exit_status(timeout=30)
+    text = s.log()
+    check(rc == 5, "run %d: the app crashes after it is ready, the worker exits with its status" % (run + 1), text)
+    for line in text.splitlines():
+        if "in a row; waiting" in line:
+            delays.append(line.split("failed ")[1].split(" time")[0])
+check(delays == ["1", "2"], "the crash count grows across restarts although each generation became ready (%s)" % delays,
+      delays)
+t.done()
+
+# ---- 16: by hand, fds the shim inherited do not reach the app ----
+t = Test("fds")
+r, w = os.pipe()
+s = t.shim(extra_fds=(r, w))
+check(s.wait_status(lambda i: serving_gen(i) == 1), "an app run by a shim that inherited two extra fds serves", s.log())
+reply = t.get()
+check(reply.rstrip().endswith("fds=3"), "the app has fd 3 and nothing else above 2", reply)
+os.close(r)
+os.close(w)
+s.stop()
+t.done()
+
+# ---- 20: a generation that misses ReadyTimeoutSec= is stopped gracefully ----
+t = Test("readytimeout")
+t.set_flag("hang.2")
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves", s.log())
+s.kill(SIGHUP := signal.SIGHUP)
+check(s.wait_status(lambda i: "failed" in i and "ReadyTimeoutSec=3s" in i["failed"], timeout=10),
+      "generation 2 misses ReadyTimeoutSec=, the swap fails at once", s.status)
+check(s.wait_log("protoapp[gen 2", timeout=5) and s.wait_log("got SIGTERM"), "generation 2 gets SIGTERM, not SIGKILL",
+      s.log())
+check(s.wait_log("Generation 2 (pid", timeout=10) and "was killed by SIGKILL" not in s.log(),
+      "and exits by itself", s.log())
+s.stop()
+t.done()
+
+# ---- 11 and 13: a suspension survives the shim; a failed resume ends it ----
+t = Test("suspend-queue")
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves", s.log())
+s.kill(SUSPEND)
+check(s.wait_status(lambda i: i.get("queueing") and not i["draining"]), "suspended (queue)", s.status)
+s.kill(signal.SIGKILL)
+s.exit_status()
+s = t.shim()
+check(s.wait_status(lambda i: i.get("queueing")), "a shim started again (a crash, a stop, a request) is suspended",
+      s.status + "\n" + s.log())
+with s.lock:
+    ready = any(b"READY=1" in n for n in s.notifications)
+check(ready and "starting" not in parse_status(s.status), "it is ready for systemd but starts no generation", s.status)
+t.set_flag("fail.2")
+s.kill(RESUME)
+rc = s.exit_status()
+check(rc == 3, "a resume whose generation fails exits the worker (status %s), for systemd to restart" % rc, s.log())
+check("No generation serves after generation 2 failed" in s.log(), "and says why", s.log())
+t.clear_flag("fail.2")
+s = t.shim()
+check(s.wait_status(lambda i: serving_gen(i) == 3, timeout=20), "restarted (after the back-off) it is not suspended: it serves",
+      s.status + "\n" + s.log())
+s.stop()
+t.done()
+
+t = Test("suspend-hold")
+s = t.shim(extra=["--suspend=hold"])
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves (Suspend=hold)", s.log())
+s.kill(PREPARE_HELD)
+check(s.wait_status(lambda i: "ready" in i), "a held generation 2 is prepared", s.status)
+s.kill(SUSPEND)
+check(s.wait_status(lambda i: "suspended" in i and not i["draining"]), "committed: generation 2 holds requests",
+      s.status)
+pid2 = int(parse_status(s.status)["suspended"].split("pid ")[1].split()[0].rstrip(")"))
+os.kill(pid2, signal.SIGKILL)  # crashes mid-migration
+rc = s.exit_status()
+check(rc not in (0, None), "the held generation crashes: the worker exits (status %s)" % rc, s.log())
+s = t.shim(extra=["--suspend=hold"])
+check(s.wait_status(lambda i: "suspended" in i and i["suspended"].startswith("generation 3"), timeout=20),
+      "started again, its new generation is held too", s.status + "\n" + s.log())
+result = {}
+th = threading.Thread(target=lambda: result.update(reply=t.get(timeout=20)))
+th.start()
+time.sleep(1)
+check(th.is_alive(), "a request is held, not answered")
+s.kill(RESUME)
+th.join()
+check("generation=3 " in result.get("reply", ""), "after resume it is answered by the new generation",
+      result.get("reply"))
+check(s.wait_status(lambda i: serving_gen(i) == 3), "which serves", s.status)
+check(not os.path.exists(os.path.join(t.app_dir, "suspended")), "and the suspension is no longer recorded")
+s.stop()
+t.done()
+
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
