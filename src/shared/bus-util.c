@@ -78,6 +78,20 @@ int bus_run_until(sd_bus *bus, bool (*done)(void *userdata), void *userdata, uin
         }
 }
 
+int bus_subscribe(sd_bus *bus) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        /* Without it, systemd sends neither JobRemoved nor PropertiesChanged on the
+         * system bus (on its private socket it always does). Once per connection is
+         * enough: a second call finds it done. */
+        r = sd_bus_call_method(bus, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe", &error, NULL, "");
+        if (r < 0 && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.AlreadySubscribed"))
+                r = 0;
+        sd_bus_error_free(&error);
+        return r;
+}
+
 typedef struct Job {
         char *path;
         char *unit;
@@ -161,17 +175,8 @@ int job_waiter_new(sd_bus *bus, JobWaiter **ret) {
 
         r = sd_bus_match_signal(bus, &w->slot, bus_systemd_sender(bus), SYSTEMD_PATH, SYSTEMD_MANAGER,
                                 "JobRemoved", on_job_removed, w);
-        if (r >= 0) {
-                sd_bus_error error = SD_BUS_ERROR_NULL;
-
-                /* Without it, systemd sends no JobRemoved at all. Once per connection is
-                 * enough: a second waiter on the same bus finds it done. */
-                r = sd_bus_call_method(bus, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "Subscribe",
-                                       &error, NULL, "");
-                if (r < 0 && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.AlreadySubscribed"))
-                        r = 0;
-                sd_bus_error_free(&error);
-        }
+        if (r >= 0)
+                r = bus_subscribe(bus);
         if (r < 0) {
                 job_waiter_free(w);
                 return r;

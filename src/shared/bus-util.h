@@ -21,6 +21,11 @@ typedef enum BusTransport {
 /* The bus systemd talks on: system or user manager, here, over ssh or in a container. */
 int bus_connect_transport(BusTransport transport, const char *host, bool user, sd_bus **ret);
 
+/* Manager.Subscribe(): systemd emits its signals (JobRemoved, PropertiesChanged) on the
+ * system bus only while some client is subscribed. Call it before the requests whose
+ * answers come as signals. */
+int bus_subscribe(sd_bus *bus);
+
 /* Waits for systemd jobs the way systemctl does: Subscribe() and the JobRemoved match
  * come first (job_waiter_new), then the jobs are queued and added, then the bus is
  * processed until every job is gone. No polling: sd_bus_wait() sleeps until a message

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "bus-util.h"
+#include "config.h"
+#include "parse-util.h"
+#include "worker-status.h"
+
+#define EXIT_OPERATION_FAILED 1
+#define EXIT_USAGE 2
+
+/* sockdctl.c: the command line */
+extern bool arg_user;
+extern BusTransport arg_transport;
+extern const char *arg_host;
+extern bool arg_json;
+extern bool arg_quiet;
+extern bool arg_suspended;
+extern usec_t arg_timeout;
+extern volatile sig_atomic_t interrupted;
+
+/* ---- ctl-app.c: an app as systemd knows it, and waiting for its workers ---- */
+
+typedef struct WorkerRef {
+        unsigned index;
+        char *service;      /* APP@N.service */
+        char *socket_unit;  /* APP@N.socket */
+        char *service_path; /* its D-Bus object */
+        char *socket_path;  /* the listening socket's file */
+
+        char *active_state;
+        char *status_text;
+        WorkerStatus status;
+        bool dirty; /* a PropertiesChanged came: read it again */
+        sd_bus_slot *slot;
+
+        /* what the operation knows of it */
+        WorkerGeneration before;
+        uint64_t failed_before; /* a failure already in StatusText is not this operation's */
+        char *failure_before;
+        bool involved;
+        /* The first failure of this operation seen in StatusText: kept, because systemd
+         * clears StatusText when a failed worker starts again. */
+        char *failure;
+        WorkerGeneration failed;
+        char *error; /* set: this worker is reported as failed */
+} WorkerRef;
+
+typedef struct App {
+        char *name;
+        char *source;
+        WorkerRef *workers;
+        unsigned n_workers;
+        SuspendMode suspend;
+} App;
+
+void app_done(App *a);
+int app_load(sd_bus *bus, const char *name, App *ret);
+int fail_bus(int r, const sd_bus_error *error, const char *what);
+int worker_refresh(sd_bus *bus, WorkerRef *w);
+bool worker_active(const WorkerRef *w);
+/* Subscribes and matches every worker's PropertiesChanged, before any request. */
+int app_watch(sd_bus *bus, App *a);
+int worker_signal(sd_bus *bus, WorkerRef *w, int sig);
+/* Marks @w as taking part in the operation, remembering what its status shows now. */
+int worker_involve(WorkerRef *w, WorkerGeneration before);
+
+typedef bool (*WorkerDone)(const WorkerRef *w);
+/* Until @done holds for every involved worker; -ETIMEDOUT at @deadline, -EINTR. */
+int app_wait(sd_bus *bus, App *a, WorkerDone done, uint64_t deadline);
+
+bool new_failure(const WorkerRef *w);
+bool prepared_done(const WorkerRef *w);
+bool committed_done(const WorkerRef *w);
+bool suspended_done(const WorkerRef *w);
+bool aborted_done(const WorkerRef *w);
+bool resumed_done(const WorkerRef *w);
+
+/* Names each involved worker with an error, and why. */
+void report_failures(sd_bus *bus, const App *a, const char *what);
+/* Marks the involved workers for which @done does not hold as not answering in time. */
+void mark_unanswered(App *a, WorkerDone done);
+
+/* StartUnit/StopUnit on the app's sockets and/or services and waits for the jobs until
+ * @deadline. @only_inactive: only the workers not running and not involved. */
+int app_jobs(sd_bus *bus, App *a, const char *method, bool services, bool sockets, bool only_inactive,
+             uint64_t deadline);
+
+/* ---- verbs ---- */
+int verb_list(sd_bus *bus, char **args);
+int verb_status(sd_bus *bus, char **args);
+int verb_start(sd_bus *bus, char **args);
+int verb_stop(sd_bus *bus, char **args);
+int verb_nginx(sd_bus *bus, char **args);
+int verb_restart(sd_bus *bus, char **args);
+int verb_resume(sd_bus *bus, char **args);
