@@ -255,4 +255,24 @@ else
 	ok "finding: generator stderr is not in \$CT_BASE/log either"
 fi
 
+# ------------------------------------------- a build the container cannot see
+# README's commands must work from any checkout, also one under /tmp, which the
+# container has a tmpfs of its own for: sockd_install copies from the host.
+if [[ -n ${1-} && -f $1/build.ninja ]]; then
+	# shellcheck source-path=SCRIPTDIR source=sockd-lib.sh
+	. "$here/sockd-lib.sh"
+	build=$(cd "$1" && pwd)
+	src=$(cd "$here/../.." && pwd)
+	under_tmp=$(mktemp -d /tmp/sockd-build.XXXXXX)
+	mount --bind "$build" "$under_tmp"
+	if ct test -e "$under_tmp/build.ninja"; then fail "(the container must not see $under_tmp)"; fi
+	if sockd_install "$under_tmp" "$src"; then ok "sockd_install works from a build under /tmp"; else fail "sockd_install works from a build under /tmp"; fi
+	umount "$under_tmp"
+	rmdir "$under_tmp"
+	bindir=$(sockd_build_option "$build" prefix)/$(sockd_build_option "$build" bindir)
+	assert_match "$(ct "$bindir/sockdctl" --version)" '^sockd ' "and sockdctl runs in the container"
+else
+	echo "# no build directory given: sockd_install is not tried"
+fi
+
 ct_finish
