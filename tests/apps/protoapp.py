@@ -64,7 +64,8 @@ def open_fds():
 
 
 if flag("fail", 0) is not None:
-    log("failing at start on purpose")
+    # with a terminal escape in it: whoever shows this line must not obey it
+    log("failing at start on purpose \x1b]0;retitled\x07")
     sys.exit(3)
 
 fds_at_start = open_fds()

@@ -302,7 +302,9 @@ echo "$err" | sed 's/^/# /'
 assert_eq "$rc" 1 "a resume whose new generation fails exits 1"
 assert_match "$err" 'web@0.service: generation [0-9]+ \(pid [0-9]+\) exited with status 3 before it was ready' \
 	"naming the worker and the cause"
-assert_match "$err" 'protoapp\[gen [0-9]+ pid [0-9]+\]: failing at start on purpose' "with its last log lines"
+assert_match "$err" 'protoapp\[gen [0-9]+ pid [0-9]+\]: failing at start on purpose \\x1b\]0;retitled\\x07' \
+	"with its last log lines, the app's terminal escape shown as text"
+if [[ $err == *$'\x1b'* ]]; then fail "no raw escape character reaches the terminal"; else ok "no raw escape character reaches the terminal"; fi
 for ((i = 0; i < 100; i++)); do
 	[[ $(ct systemctl show -P NRestarts web@0.service) != "$nr" ]] && break
 	sleep 0.1
