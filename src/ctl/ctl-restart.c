@@ -45,9 +45,27 @@ static const char *phase_error(WorkerRef *w, bool committing) {
         return NULL;
 }
 
+/* After a phase's wait: marks each involved worker that answered with a failure, and
+ * returns how many failed (those that did not answer in time included), or -ENOMEM. */
+static int phase_failures(App *a, WorkerDone done, bool committing) {
+        int failed = 0;
+
+        for (unsigned i = 0; i < a->n_workers; i++) {
+                WorkerRef *w = &a->workers[i];
+                const char *e = w->involved && done(w) ? phase_error(w, committing) : NULL;
+
+                if (!w->error && e && !(w->error = strdup(e)))
+                        return log_oom();
+                if (w->involved && w->error)
+                        failed++;
+        }
+        return failed;
+}
+
 int verb_restart(sd_bus *bus, char **args) {
         _cleanup_(app_done) App a = {};
-        unsigned running = 0, failed = 0;
+        unsigned running = 0;
+        int failed = 0;
         uint64_t deadline = now_monotonic() + arg_timeout;
         const char *what = arg_suspended ? "suspended restart" : "restart";
         bool queue;
@@ -103,15 +121,9 @@ int verb_restart(sd_bus *bus, char **args) {
                 r = app_wait(bus, &a, prepared_done, deadline);
                 if (r == -ETIMEDOUT)
                         mark_unanswered(&a, prepared_done);
-                for (unsigned i = 0; i < a.n_workers; i++) {
-                        WorkerRef *w = &a.workers[i];
-                        const char *e = w->involved && prepared_done(w) ? phase_error(w, false) : NULL;
-
-                        if (!w->error && e && !(w->error = strdup(e)))
-                                return log_oom();
-                        if (w->involved && w->error)
-                                failed++;
-                }
+                failed = phase_failures(&a, prepared_done, false);
+                if (failed < 0)
+                        return failed;
                 if (r == -EINTR)
                         log_error("Interrupted.");
                 else if (r < 0 && r != -ETIMEDOUT)
@@ -139,15 +151,9 @@ int verb_restart(sd_bus *bus, char **args) {
                 log_error("Interrupted; the workers go on with what they were sent.");
         else if (r < 0)
                 log_error_errno(r, "Failed while waiting for the workers to %s: %m", arg_suspended ? "suspend" : "switch over");
-        for (unsigned i = 0; i < a.n_workers; i++) {
-                WorkerRef *w = &a.workers[i];
-                const char *e = w->involved && done(w) ? phase_error(w, true) : NULL;
-
-                if (!w->error && e && !(w->error = strdup(e)))
-                        return log_oom();
-                if (w->involved && w->error)
-                        failed++;
-        }
+        failed = phase_failures(&a, done, true);
+        if (failed < 0)
+                return failed;
         if (failed > 0 || r < 0) {
                 report_failures(bus, &a, what);
                 if (arg_suspended)

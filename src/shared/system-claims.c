@@ -62,6 +62,13 @@ static int claims_add(Claim **list, size_t *n, char *what, const char *file, uns
 }
 
 char *claims_expand_specifiers(const char *s, const char *runtime_base) {
+        static const struct {
+                char specifier;
+                const char *dir;
+        } dirs[] = {
+                { 'S', "/var/lib" }, { 'C', "/var/cache" }, { 'L', "/var/log" },
+                { 'T', "/tmp" },     { 'V', "/var/tmp" },
+        };
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
@@ -69,39 +76,22 @@ char *claims_expand_specifiers(const char *s, const char *runtime_base) {
         if (!f)
                 return NULL;
         for (const char *p = s; *p; p++) {
-                if (*p != '%') {
+                const char *dir = NULL;
+
+                if (*p != '%' || p[1] == 0) { /* a lone '%' at the end stays */
                         fputc(*p, f);
                         continue;
                 }
-                switch (*++p) {
-                case 't':
-                        fputs(runtime_base, f);
-                        break;
-                case 'S':
-                        fputs("/var/lib", f);
-                        break;
-                case 'C':
-                        fputs("/var/cache", f);
-                        break;
-                case 'L':
-                        fputs("/var/log", f);
-                        break;
-                case 'T':
-                        fputs("/tmp", f);
-                        break;
-                case 'V':
-                        fputs("/var/tmp", f);
-                        break;
-                case '%':
-                        fputc('%', f);
-                        break;
-                case 0:
-                        p--; /* a lone '%' at the end */
-                        fputc('%', f);
-                        break;
-                default:
-                        fputc('*', f); /* machine id, instance, user...: anything */
+                p++;
+                if (*p == '%' || *p == 't') {
+                        fputs(*p == 't' ? runtime_base : "%", f);
+                        continue;
                 }
+                for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                        if (dirs[i].specifier == *p)
+                                dir = dirs[i].dir;
+                /* The machine id, an instance, a user...: anything. */
+                fputs(dir ?: "*", f);
         }
         if (fclose(f) != 0)
                 return NULL;
