@@ -680,7 +680,21 @@ START_TEST(test_directory_instead_of_file) {
         ck_assert_int_eq(mkdir(path, 0755), 0);
         ck_assert_int_lt(app_config_load(path, &c, &error), 0);
         ck_assert_ptr_null(c);
-        ck_assert_int_ge(asprintf(&prefix, "'%s':", path), 0);
+        ck_assert_int_ge(asprintf(&prefix, "'%s': not a regular file", path), 0);
+        ck_assert_str_startswith(error, prefix);
+}
+END_TEST
+
+START_TEST(test_fifo_instead_of_file) {
+        _cleanup_free_ char *path = NULL, *error = NULL, *prefix = NULL;
+        AppConfig *c = NULL;
+
+        /* Read without a writer, it would block the generator at boot. */
+        ck_assert_int_ge(asprintf(&path, "%s/fifo.conf", tmpdir), 0);
+        ck_assert_int_eq(mkfifo(path, 0644), 0);
+        ck_assert_int_lt(app_config_load(path, &c, &error), 0);
+        ck_assert_ptr_null(c);
+        ck_assert_int_ge(asprintf(&prefix, "'%s': not a regular file", path), 0);
         ck_assert_str_startswith(error, prefix);
 }
 END_TEST
@@ -1264,6 +1278,13 @@ static SystemClaims *fixture_claims(void) {
         free(test_write_file(units, "taken.target", "[Unit]\n"));
         ck_assert_int_ge(asprintf(&p, "%s/web@.service.d", units), 0);
         ck_assert_int_eq(mkdir(p, 0755), 0); /* a drop-in directory is no unit */
+        free(p);
+        /* A FIFO must not make the generator wait for a writer. */
+        ck_assert_int_ge(asprintf(&p, "%s/fifo.conf", tmpfiles), 0);
+        ck_assert_int_eq(mkfifo(p, 0644), 0);
+        free(p);
+        ck_assert_int_ge(asprintf(&p, "%s/fifo.service", units), 0);
+        ck_assert_int_eq(mkfifo(p, 0644), 0);
         ck_assert_int_eq(system_claims_load_from("/run", tdirs, udirs, &c), 0);
         return c;
 }
@@ -1420,6 +1441,7 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_bad_file_names);
         tcase_add_test(tc, test_nonexistent_file);
         tcase_add_test(tc, test_directory_instead_of_file);
+        tcase_add_test(tc, test_fifo_instead_of_file);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("paths");

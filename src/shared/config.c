@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
@@ -738,11 +739,25 @@ int app_config_load_context(const char *path, const ConfigContext *ctx, AppConfi
                 }
         }
 
-        f = fopen(path, "re");
-        if (!f) {
-                r = negative_errno();
-                parse_error(&s, 0, r, "cannot open: %m");
-                goto fail;
+        {
+                /* Non-blocking: a FIFO (or a link to one) must not make the generator wait. */
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+                struct stat st;
+
+                if (fd < 0 || fstat(fd, &st) < 0) {
+                        r = negative_errno();
+                        parse_error(&s, 0, r, "cannot open: %m");
+                        goto fail;
+                }
+                if (!S_ISREG(st.st_mode)) {
+                        r = S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
+                        parse_error(&s, 0, r, "not a regular file");
+                        goto fail;
+                }
+                f = fdopen(fd, "re");
+                if (!f)
+                        return -ENOMEM;
+                TAKE_FD(fd);
         }
         s.f = f;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
@@ -98,6 +99,22 @@ char *claims_expand_specifiers(const char *s, const char *runtime_base) {
         return TAKE_PTR(buf);
 }
 
+/* A regular file to read, or NULL: a FIFO or a device among the unit files must not make
+ * the generator wait (systemd would kill it, and every app with it). A masked file (a
+ * link to /dev/null) has nothing to say anyway. */
+static FILE *fopen_regular(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        FILE *f;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return NULL;
+        f = fdopen(fd, "re");
+        if (f)
+                TAKE_FD(fd);
+        return f;
+}
+
 /* /var/run is a symlink to /run: "/var/run/x" claims "/run/x". */
 static char *claim_path_normalize(char *path) {
         char *n;
@@ -137,14 +154,14 @@ static bool path_has_control(const char *p) {
 }
 
 static int load_tmpfiles_file(SystemClaims *c, const char *path) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_fclose_ FILE *f = fopen_regular(path);
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
         unsigned n = 0;
         int r;
 
         if (!f)
-                return 0; /* masked (/dev/null is readable, though), gone or unreadable */
+                return 0; /* masked, gone, unreadable, or no regular file */
         while (getline(&line, &size, f) >= 0) {
                 _cleanup_free_ char *raw = NULL;
                 char *expanded;
@@ -169,7 +186,7 @@ static int load_tmpfiles_file(SystemClaims *c, const char *path) {
 
 /* RuntimeDirectory= lines of a unit file: names relative to the runtime base. */
 static int load_unit_runtime_dirs(SystemClaims *c, const char *path) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        _cleanup_fclose_ FILE *f = fopen_regular(path);
         _cleanup_free_ char *line = NULL;
         size_t size = 0;
         unsigned n = 0;

@@ -217,8 +217,13 @@ int worker_status_format(const WorkerStatus *s, bool stopping, char **ret) {
                 return -ENOMEM;
         /* Bounded by construction: 12 items of at most ~60 bytes, the app status and the
          * failure. Checked anyway: an overlong text would be dropped by systemd whole. */
-        if (strlen(buf) > WORKER_STATUS_TEXT_MAX)
-                buf[WORKER_STATUS_TEXT_MAX] = 0;
+        if (strlen(buf) > WORKER_STATUS_TEXT_MAX) {
+                size_t n = WORKER_STATUS_TEXT_MAX;
+
+                while (n > 0 && ((unsigned char) buf[n] & 0xC0) == 0x80)
+                        n--; /* not inside a character: it must stay UTF-8 */
+                buf[n] = 0;
+        }
         *ret = TAKE_PTR(buf);
         return 0;
 }
