@@ -57,11 +57,24 @@ leak=$(NOTIFY_SOCKET=/leak LISTEN_FDS=9 LISTEN_PID=1 ct env | grep -E '^(NOTIFY_
 assert_eq "$leak" "" "NOTIFY_SOCKET/LISTEN_* from the host do not leak into ct"
 
 # ------------------------------------------------------- gotcha checks
-if ct test -r "$here/lib.sh"; then
-	ok "host tree visible inside at the same path ($here)"
-else
-	fail "host tree visible inside at the same path ($here)"
-fi
+case $here/ in
+/tmp/* | /run/* | /dev/shm/*)
+	# A checkout where the container has a file system of its own: the tests copy
+	# what they need in (sockd_install, ct_write), never read it there.
+	if ct test -r "$here/lib.sh"; then
+		fail "a host tree under ${here%%/*/*}/ is not visible inside ($here)"
+	else
+		ok "a host tree under /tmp, /run or /dev/shm is not visible inside ($here)"
+	fi
+	;;
+*)
+	if ct test -r "$here/lib.sh"; then
+		ok "host tree visible inside at the same path ($here)"
+	else
+		fail "host tree visible inside at the same path ($here)"
+	fi
+	;;
+esac
 marker=/tmp/sockd-host-marker.$$
 echo host >"$marker"
 if ct test -e "$marker"; then
