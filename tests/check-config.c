@@ -2,6 +2,7 @@
 #include <check.h>
 #include <errno.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,6 +469,11 @@ static const struct error_case {
         { "Mode=0460", B "[Socket]\nMode=0460\n", -EINVAL, 4, "Mode: 0460 does not let the socket's owner connect" },
         { "Mode=0640: group cannot connect", B "[Socket]\nMode=0640\n", -EINVAL, 4,
           "Mode: 0640 lets the group read but not connect (connecting needs write permission), use 0660" },
+        { "StopSignal bad", B "StopSignal=SIGFOO\n", -EINVAL, 3, "StopSignal: 'SIGFOO' is not a signal (examples: SIGTERM, SIGINT, SIGQUIT, 15)" },
+        { "StopSignal 0", B "StopSignal=0\n", -EINVAL, 3, "StopSignal: '0' is not a signal" },
+        { "StopSignal 32", B "StopSignal=32\n", -EINVAL, 3, "StopSignal: '32' is not a signal" },
+        { "StopSignal KILL", B "StopSignal=SIGKILL\n", -EINVAL, 3, "StopSignal: 'SIGKILL' cannot be caught" },
+        { "StopSignal STOP", B "StopSignal=STOP\n", -EINVAL, 3, "StopSignal: 'STOP' cannot be caught" },
         { "Directory=/", B "[Socket]\nDirectory=/\n", -EINVAL, 4, "Directory: '/' is not a directory of the app's own below /run" },
         { "Directory=/run", B "[Socket]\nDirectory=/run\n", -EINVAL, 4, "Directory: '/run' is not a directory of the app's own below /run" },
         { "Directory=/var/lib", B "[Socket]\nDirectory=/var/lib\n", -EINVAL, 4, "Directory: '/var/lib' is not a directory of the app's own below /run" },
@@ -1223,6 +1229,29 @@ END_TEST
 
 /* ---- boundaries: what a config may name, what is left to the running system ---- */
 
+START_TEST(test_stop_signal) {
+        static const struct {
+                const char *value;
+                int sig;
+        } cases[] = {
+                { "SIGTERM", SIGTERM }, { "TERM", SIGTERM }, { "SIGINT", SIGINT }, { "QUIT", SIGQUIT },
+                { "SIGUSR1", SIGUSR1 }, { "15", SIGTERM }, { "SIGWINCH", SIGWINCH },
+        };
+        _cleanup_app_config_ AppConfig *d = load_ok("[App]\nExec=/bin/true\n");
+
+        ck_assert_int_eq(d->stop_signal, SIGTERM);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *content = NULL;
+                AppConfig *c;
+
+                ck_assert_int_ge(asprintf(&content, "[App]\nExec=/bin/true\nStopSignal=%s\n", cases[i].value), 0);
+                c = load_ok(content);
+                ck_assert_msg(c->stop_signal == cases[i].sig, "%s: %d", cases[i].value, c->stop_signal);
+                app_config_free(c);
+        }
+}
+END_TEST
+
 START_TEST(test_inline_comments_never_cut_a_value) {
         _cleanup_app_config_ AppConfig *c = load_ok(
                 "[App]\n"
@@ -1458,6 +1487,7 @@ Suite *config_suite(void) {
         tc = tcase_create("boundaries");
         tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
         tcase_add_checked_fixture(tc, save_env, restore_env);
+        tcase_add_test(tc, test_stop_signal);
         tcase_add_test(tc, test_inline_comments_never_cut_a_value);
         tcase_add_test(tc, test_exec_quotes_like_systemd);
         tcase_add_test(tc, test_claims);

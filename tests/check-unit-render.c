@@ -228,6 +228,7 @@ START_TEST(test_render_full) {
                                   "Ready=node-ipc\n"
                                   "ReadyTimeoutSec=45\n"
                                   "StopTimeoutSec=500ms\n"
+                                  "StopSignal=INT\n"
                                   "Suspend=hold\n"
                                   "[Socket]\n"
                                   "Directory=/run/myapp\n"
@@ -279,6 +280,7 @@ START_TEST(test_render_full) {
         ck_assert_str_contains(exec, " --ready=node-ipc ");
         ck_assert_str_contains(exec, " --ready-timeout=45s ");
         ck_assert_str_contains(exec, " --stop-timeout=500ms ");
+        ck_assert_str_contains(exec, " --stop-signal=SIGINT ");
         ck_assert_str_contains(exec, " --suspend=hold ");
         ck_assert_str_contains(exec, " \"--socket=/run/myapp/myapp.%i.sock\" ");
         /* The app's command comes last, {worker} as %i and a literal '%' doubled. */
@@ -363,6 +365,7 @@ START_TEST(test_render_minimal) {
         ck_assert_str_contains(exec, " --ready=notify ");
         ck_assert_str_contains(exec, " --ready-timeout=30s ");
         ck_assert_str_contains(exec, " --stop-timeout=30s ");
+        ck_assert_str_contains(exec, " --stop-signal=SIGTERM ");
         ck_assert_str_contains(exec, " --suspend=queue ");
         assert_line_ends_with(exec, " -- /bin/true");
 
@@ -393,6 +396,31 @@ START_TEST(test_render_single_socket_name) {
         ck_assert_has_line(u.socket, "ListenStream=/run/x/app.sock");
         ck_assert_has_line(u.target, "Wants=one@0.service");
         ck_assert_has_line(u.tmpfiles, "d /run/x 2750 root www-data -");
+        app_units_done(&u);
+}
+END_TEST
+
+/* An EnvironmentFile= that must exist is optional for systemd, whose own error would not
+ * name it, and checked by the shim, which does; one that may be missing is just optional. */
+START_TEST(test_render_required_environment_file) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, "envf.conf", "[App]\nExec=/bin/true\nUser=root\n"
+                                                    "EnvironmentFile=/srv/app 50%/env-{worker}\n"
+                                                    "EnvironmentFile=-/etc/app/env\n"),
+                            *exec = NULL, *error = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+        AppUnits u = {};
+
+        /* as the generator loads it: the file need not exist yet */
+        ck_assert_msg(app_config_load_context(path, &(ConfigContext) {}, &c, &error) == 0, "%s", strempty(error));
+
+        ck_assert_int_eq(app_units_render(c, "/t", &u), 0);
+        ck_assert_has_line(u.service, "EnvironmentFile=-/srv/app 50%%/env-%i");
+        ck_assert_has_line(u.service, "EnvironmentFile=-/etc/app/env");
+        ck_assert_uint_eq(test_count_lines(u.service, "EnvironmentFile="), 2);
+        exec = test_find_line(u.service, "ExecStart=");
+        ck_assert_ptr_nonnull(exec);
+        ck_assert_str_contains(exec, " \"--environment-file=/srv/app 50%%/env-%i\" -- /bin/true");
+        ck_assert_msg(!strstr(exec, "/etc/app/env"), "%s", exec);
         app_units_done(&u);
 }
 END_TEST
@@ -602,6 +630,7 @@ Suite *unit_render_suite(void) {
         tcase_add_test(tc, test_render_full);
         tcase_add_test(tc, test_render_minimal);
         tcase_add_test(tc, test_render_single_socket_name);
+        tcase_add_test(tc, test_render_required_environment_file);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("scope");

@@ -400,6 +400,17 @@ check(s.wait_log("Generation 2 (pid", timeout=10) and "was killed by SIGKILL" no
 s.stop()
 t.done()
 
+# ---- StopSignal=: the graceful stop of an app that is not on Node IPC ----
+t = Test("stopsignal")
+s = t.shim(extra=["--stop-signal=SIGUSR1"])
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves (--stop-signal=SIGUSR1)", s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 2), "a reload swaps to generation 2", s.status)
+check(s.wait_log("Stopping generation 1 (pid") and s.wait_log("sent SIGUSR1.") and s.wait_log("got SIGUSR1"),
+      "the old generation is asked to stop with SIGUSR1", s.log())
+check(s.stop() == 0 and "got SIGTERM" not in s.log(), "and so is the last one; no SIGTERM reaches the app", s.log())
+t.done()
+
 # ---- 11 and 13: a suspension survives the shim; a failed resume ends it ----
 t = Test("suspend-queue")
 s = t.shim()

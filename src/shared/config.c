@@ -6,6 +6,7 @@
 #include <ini.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -334,6 +335,17 @@ static int parse_timeout(ParseState *s, const ConfigKey *key, const char *value,
         return 0;
 }
 
+static int parse_stop_signal_key(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        int r = parse_stop_signal(value, data);
+
+        if (r == -EPERM)
+                return key_error(s, key, -EINVAL, "'%s' cannot be caught, so nothing graceful comes of it; the app gets "
+                                 "SIGKILL after StopTimeoutSec= anyway", value);
+        if (r < 0)
+                return key_error(s, key, -EINVAL, "'%s' is not a signal (examples: SIGTERM, SIGINT, SIGQUIT, 15)", value);
+        return 0;
+}
+
 static int parse_socket_name(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         if (isempty(value) || strchr(value, '/') || streq(value, ".") || streq(value, ".."))
                 return key_error(s, key, -EINVAL, "must be a file name without '/', got '%s'", strempty(value));
@@ -377,6 +389,7 @@ static const ConfigKey config_keys[] = {
         KEY("App", "Ready", parse_ready, ready, false),
         KEY("App", "ReadyTimeoutSec", parse_timeout, ready_timeout, false),
         KEY("App", "StopTimeoutSec", parse_timeout, stop_timeout, false),
+        KEY("App", "StopSignal", parse_stop_signal_key, stop_signal, false),
         KEY("App", "Suspend", parse_suspend, suspend, false),
         KEY("Socket", "Directory", parse_socket_directory, socket_directory, false),
         KEY("Socket", "Name", parse_socket_name, socket_name, false),
@@ -594,6 +607,7 @@ static int config_set_defaults(AppConfig *c) {
         c->ready = READY_NOTIFY;
         c->ready_timeout = 30 * USEC_PER_SEC;
         c->stop_timeout = 30 * USEC_PER_SEC;
+        c->stop_signal = SIGTERM;
         c->suspend = SUSPEND_QUEUE;
         c->socket_mode = 0660;
         c->backlog = 4096;

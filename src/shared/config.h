@@ -46,6 +46,7 @@ typedef struct AppConfig {
         ReadyProtocol ready;
         usec_t ready_timeout;
         usec_t stop_timeout;
+        int stop_signal;    /* the graceful stop of apps that are not on Node IPC */
         SuspendMode suspend;
 
         /* [Socket] */

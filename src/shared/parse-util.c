@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,31 @@ int parse_mode(const char *s, mode_t *ret) {
         if (v > 07777)
                 return -ERANGE;
         *ret = (mode_t) v;
+        return 0;
+}
+
+int parse_stop_signal(const char *s, int *ret) {
+        unsigned n;
+        int sig = 0;
+
+        if (isempty(s))
+                return -EINVAL;
+        if (parse_uint_range(s, 1, 31, &n) >= 0)
+                sig = (int) n;
+        else {
+                const char *name = strncmp(s, "SIG", 3) == 0 ? s + 3 : s;
+
+                for (int i = 1; i < 32 && sig == 0; i++) {
+                        const char *abbrev = sigabbrev_np(i);
+                        if (abbrev && streq(abbrev, name))
+                                sig = i;
+                }
+        }
+        if (sig == 0)
+                return -EINVAL;
+        if (sig == SIGKILL || sig == SIGSTOP)
+                return -EPERM;
+        *ret = sig;
         return 0;
 }
 

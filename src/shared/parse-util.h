@@ -20,6 +20,10 @@ char *format_duration(usec_t u);
 /* Octal permission bits "0660", "660", "2750"; at most 07777. */
 int parse_mode(const char *s, mode_t *ret);
 
+/* A signal an app may be asked to stop with: "SIGTERM", "TERM" or a number, 1 to 31;
+ * SIGKILL and SIGSTOP are refused (-EPERM): nothing graceful comes of them. */
+int parse_stop_signal(const char *s, int *ret);
+
 /* Unsigned decimal in [min, max]. */
 int parse_uint_range(const char *s, unsigned min, unsigned max, unsigned *ret);
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -243,7 +244,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                             *credentials = NULL, *worker_units = NULL, *ready_timeout = NULL,
                             *stop_timeout = NULL, *start_timeout = NULL, *stop_timeout_unit = NULL,
                             *source = NULL, *mode = NULL, *backlog = NULL, *workers = NULL,
-                            *unknown = NULL, *environment_file_args = NULL;
+                            *unknown = NULL, *environment_file_args = NULL, *stop_signal = NULL;
         AppUnits u = {};
         int r;
 
@@ -305,7 +306,8 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
         stop_timeout_unit = format_duration(c->stop_timeout + 5 * USEC_PER_SEC);
         if (!ready_timeout || !stop_timeout || !start_timeout || !stop_timeout_unit)
                 return -ENOMEM;
-        if (asprintf(&mode, "%04o", (unsigned) c->socket_mode) < 0 ||
+        if (asprintf(&stop_signal, "SIG%s", sigabbrev_np(c->stop_signal) ?: "TERM") < 0 ||
+            asprintf(&mode, "%04o", (unsigned) c->socket_mode) < 0 ||
             asprintf(&backlog, "%u", c->backlog) < 0 || asprintf(&workers, "%u", c->workers) < 0)
                 return -ENOMEM;
 
@@ -319,6 +321,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                 "READY", ready_protocol_to_string(c->ready),
                 "READY_TIMEOUT", ready_timeout,
                 "STOP_TIMEOUT", stop_timeout,
+                "STOP_SIGNAL", stop_signal,
                 "START_TIMEOUT", start_timeout,
                 "STOP_TIMEOUT_UNIT", stop_timeout_unit,
                 "SUSPEND", suspend_mode_to_string(c->suspend),

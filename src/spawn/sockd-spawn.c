@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -22,6 +23,7 @@ static WorkerOptions arg_opts = {
         .ready = READY_NOTIFY,
         .ready_timeout = 30 * USEC_PER_SEC,
         .stop_timeout = 30 * USEC_PER_SEC,
+        .stop_signal = SIGTERM,
         .suspend = SUSPEND_QUEUE,
 };
 static bool arg_worker_set = false;
@@ -51,6 +53,8 @@ static int help(void) {
                "     --ready-timeout=TIME Kill a generation not ready after TIME (30s)\n"
                "     --stop-timeout=TIME  SIGKILL a generation still running TIME after\n"
                "                          it was asked to stop (30s)\n"
+               "     --stop-signal=SIGNAL How a generation is asked to stop, unless it is on\n"
+               "                          Node IPC (SIGTERM)\n"
                "     --suspend=MODE       hold or queue (suspended restarts)\n"
                "     --socket=PATH        The socket's path (SOCKD_SOCKET)\n"
                "     --environment-file=PATH\n"
@@ -75,6 +79,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_READY,
                 ARG_READY_TIMEOUT,
                 ARG_STOP_TIMEOUT,
+                ARG_STOP_SIGNAL,
                 ARG_SUSPEND,
                 ARG_SOCKET,
                 ARG_ENVIRONMENT_FILE,
@@ -90,6 +95,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "ready", required_argument, NULL, ARG_READY },
                 { "ready-timeout", required_argument, NULL, ARG_READY_TIMEOUT },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
+                { "stop-signal", required_argument, NULL, ARG_STOP_SIGNAL },
                 { "suspend", required_argument, NULL, ARG_SUSPEND },
                 { "socket", required_argument, NULL, ARG_SOCKET },
                 { "environment-file", required_argument, NULL, ARG_ENVIRONMENT_FILE },
@@ -138,6 +144,12 @@ static int parse_argv(int argc, char *argv[]) {
                         if (r < 0)
                                 return log_error_errno(r, "--%s=: '%s' is not a duration.",
                                                        c == ARG_READY_TIMEOUT ? "ready-timeout" : "stop-timeout", optarg);
+                        break;
+                case ARG_STOP_SIGNAL:
+                        r = parse_stop_signal(optarg, &arg_opts.stop_signal);
+                        if (r < 0)
+                                return log_error_errno(-EINVAL, "--stop-signal=: '%s' is not a signal an app can be "
+                                                       "asked to stop with.", optarg);
                         break;
                 case ARG_SUSPEND:
                         arg_opts.suspend = suspend_mode_from_string(optarg);

@@ -228,8 +228,8 @@ static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
                 g->ipc_fd = safe_close(g->ipc_fd);
                 if (unread && g->stop_requested && g->state == GENERATION_DRAINING && !g->killed) {
                         log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) closed its IPC channel without reading "
-                                "'shutdown'; sent SIGTERM.", g->number, (int) g->pid);
-                        (void) kill(g->pid, SIGTERM);
+                                "'shutdown'; sent %s.", g->number, (int) g->pid, signal_name(g->worker->opts.stop_signal));
+                        (void) kill(g->pid, g->worker->opts.stop_signal);
                 }
                 return 0;
         }
@@ -526,14 +526,14 @@ void generation_stop(Generation *g) {
                 log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent 'shutdown'.",
                         g->number, (int) g->pid);
         else if (r == -EOPNOTSUPP)
-                log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent SIGTERM.",
-                        g->number, (int) g->pid);
+                log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent %s.",
+                        g->number, (int) g->pid, signal_name(w->opts.stop_signal));
         else
                 log_gen_errno(LOG_INFO, r, g->number,
-                              "Stopping generation %" PRIu64 " (pid %d): sent SIGTERM, as 'shutdown' could not be sent: %m.",
-                              g->number, (int) g->pid);
+                              "Stopping generation %" PRIu64 " (pid %d): sent %s, as 'shutdown' could not be sent: %m.",
+                              g->number, (int) g->pid, signal_name(w->opts.stop_signal));
         if (r < 0)
-                (void) kill(g->pid, SIGTERM);
+                (void) kill(g->pid, w->opts.stop_signal);
 
         r = generation_arm_timer(g, w->opts.stop_timeout);
         if (r < 0) {
@@ -595,9 +595,9 @@ void worker_reap_children(Worker *w) {
                         /* Its main process is gone but not all of it: a helper may still
                          * hold the socket. Ask the rest to go, and make sure they do. */
                         log_gen(LOG_INFO, g->number,
-                                "Generation %" PRIu64 " left processes behind in its group; sending them SIGTERM.",
-                                g->number);
-                        (void) kill(-g->pid, SIGTERM);
+                                "Generation %" PRIu64 " left processes behind in its group; sending them %s.",
+                                g->number, signal_name(w->opts.stop_signal));
+                        (void) kill(-g->pid, w->opts.stop_signal);
                         if (generation_arm_timer(g, w->opts.stop_timeout) < 0)
                                 generation_kill(g);
                 }

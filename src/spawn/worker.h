@@ -84,6 +84,7 @@ typedef struct WorkerOptions {
         ReadyProtocol ready;
         usec_t ready_timeout;
         usec_t stop_timeout;
+        int stop_signal;
         SuspendMode suspend;
         char *socket_path;
         char **environment_files; /* EnvironmentFile=s that must exist */

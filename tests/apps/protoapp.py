@@ -15,7 +15,7 @@ file's content is its argument:
   crash          exit 5 ARG seconds (default 1) after READY=1
 
 Answers every request with "generation=N pid=P fds=LIST", LIST being the fds open
-above 2. SIGTERM: stop accepting and exit. Started held (SOCKD_SUSPENDED=1): accept, but
+above 2. SIGTERM, SIGINT, SIGQUIT or SIGUSR1: stop accepting and exit. Started held (SOCKD_SUSPENDED=1): accept, but
 answer only after SIGUSR2."""
 import os
 import signal
@@ -120,11 +120,13 @@ if helper_for is not None and os.fork() == 0:
 
 
 def on_term(signum, frame):
-    log("got SIGTERM")
+    log("got %s" % signal.Signals(signum).name)
     stopping.set()
 
 
-signal.signal(signal.SIGTERM, on_term)
+# Whichever the shim stops it with (--stop-signal): a graceful stop.
+for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
+    signal.signal(sig, on_term)
 
 slow = flag("slow", 2)
 if slow is not None:

@@ -139,6 +139,7 @@ User=webapp
 Environment=PROTO_DIR=$T/flags
 Environment=SEMI=x ;y
 Environment=COMMENTED=1 ; a comment
+StopSignal=SIGINT
 EOF
 ct systemctl daemon-reload
 verify=$(ct_sh 'cp /run/systemd/generator/semi@.service /run/semi@0.service && systemd-analyze verify /run/semi@0.service 2>&1 | grep -v -e "Documentation=" -e "man " -e "semi@0.socket" || true')
@@ -147,6 +148,10 @@ assert_match "$(ct systemctl show -P Environment semi@0.service)" 'SEMI=x ;y' "'
 assert_match "$(ct systemctl show -P Environment semi@0.service)" 'COMMENTED=1( |$)' "' ; a comment' is one"
 ct systemctl start semi@0.service
 assert_match "$(ct curl -sf --unix-socket /run/semi/semi.0.sock http://x/)" '^generation=1 ' "and the app serves"
+ct systemctl stop semi@0.service
+ct_journal_sync
+assert_match "$(ct journalctl -b --no-pager -o cat -u semi@0.service)" $'sent SIGINT\\.\n(.*\n)*protoapp\\[gen 1 pid [0-9]+\\]: got SIGINT' \
+	"StopSignal=SIGINT: the app is asked to stop with SIGINT"
 
 # ======== sockdctl: waits that end on the failure they can see ========
 ct_write /etc/sockd/web.conf <<EOF
