@@ -1,8 +1,8 @@
 #!/bin/bash
-# Fuzzes the config loader, what an app may name, and the notify and node-ipc parsers
-# with libFuzzer:
+# Fuzzes the config loader, what an app may name, the notify and node-ipc parsers and
+# the JSON canonicalizer with libFuzzer:
 #
-#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60 s each; config notify node-ipc policy)
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     (default: 60 s each; config notify node-ipc policy json)
 #
 # Builds tests/fuzz/fuzz-TARGET.c with clang -fsanitize=fuzzer,address,undefined in
 # build-fuzz/ (a meson build configured with -Dc_args=-fsanitize=fuzzer-no-link, which
@@ -31,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-all_targets=(config notify node-ipc policy)
+all_targets=(config notify node-ipc policy json)
 
 usage() {
         echo "Usage: $0 [SECONDS_PER_TARGET] [TARGET...]   (targets: ${all_targets[*]})" >&2

@@ -469,6 +469,9 @@ static const struct error_case {
         { "Mode=0460", B "[Socket]\nMode=0460\n", -EINVAL, 4, "Mode: 0460 does not let the socket's owner connect" },
         { "Mode=0640: group cannot connect", B "[Socket]\nMode=0640\n", -EINVAL, 4,
           "Mode: 0640 lets the group read but not connect (connecting needs write permission), use 0660" },
+        { "ReadyMessage not JSON", B "Ready=node-ipc\nReadyMessage={ready:true}\n", -EINVAL, 4, "ReadyMessage: must be one JSON value, the message the app sends when it is ready" },
+        { "ReadyMessage two values", B "Ready=node-ipc\nReadyMessage=\"a\" \"b\"\n", -EINVAL, 4, "ReadyMessage: must be one JSON value" },
+        { "ReadyMessage without node-ipc", B "ReadyMessage=\"up\"\n", -EINVAL, 3, "ReadyMessage: goes with Ready=node-ipc" },
         { "StopSignal bad", B "StopSignal=SIGFOO\n", -EINVAL, 3, "StopSignal: 'SIGFOO' is not a signal (examples: SIGTERM, SIGINT, SIGQUIT, 15)" },
         { "StopSignal 0", B "StopSignal=0\n", -EINVAL, 3, "StopSignal: '0' is not a signal" },
         { "StopSignal 32", B "StopSignal=32\n", -EINVAL, 3, "StopSignal: '32' is not a signal" },
@@ -1229,6 +1232,16 @@ END_TEST
 
 /* ---- boundaries: what a config may name, what is left to the running system ---- */
 
+START_TEST(test_ready_message) {
+        _cleanup_app_config_ AppConfig *d = load_ok("[App]\nExec=/bin/true\nReady=node-ipc\n"),
+                                       *c = load_ok("[App]\nExec=/bin/true\nReady=node-ipc\n"
+                                                    "ReadyMessage={ \"step\": \"all\", \"ready\" : true }  ; a comment\n");
+
+        ck_assert_ptr_null(d->ready_message); /* "online" */
+        ck_assert_str_eq(c->ready_message, "{\"ready\":true,\"step\":\"all\"}");
+}
+END_TEST
+
 START_TEST(test_stop_signal) {
         static const struct {
                 const char *value;
@@ -1488,6 +1501,7 @@ Suite *config_suite(void) {
         tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
         tcase_add_checked_fixture(tc, save_env, restore_env);
         tcase_add_test(tc, test_stop_signal);
+        tcase_add_test(tc, test_ready_message);
         tcase_add_test(tc, test_inline_comments_never_cut_a_value);
         tcase_add_test(tc, test_exec_quotes_like_systemd);
         tcase_add_test(tc, test_claims);

@@ -402,6 +402,21 @@ END_TEST
 
 /* An EnvironmentFile= that must exist is optional for systemd, whose own error would not
  * name it, and checked by the shim, which does; one that may be missing is just optional. */
+START_TEST(test_render_ready_message) {
+        _cleanup_app_config_ AppConfig *c = load("msg.conf", "[App]\nExec=/bin/true\nReady=node-ipc\n"
+                                                 "ReadyMessage={\"ready\": \"100%\", \"$x\": 1}\n");
+        _cleanup_free_ char *exec = NULL;
+        AppUnits u = {};
+
+        ck_assert_int_eq(app_units_render(c, "/t", &u), 0);
+        exec = test_find_line(u.service, "ExecStart=");
+        ck_assert_ptr_nonnull(exec);
+        /* one word for systemd: quoted, '"' and '\\' escaped, '%' and '$' doubled */
+        ck_assert_str_contains(exec, " --ready=node-ipc \"--ready-message={\\\"$$x\\\":1,\\\"ready\\\":\\\"100%%\\\"}\" ");
+        app_units_done(&u);
+}
+END_TEST
+
 START_TEST(test_render_required_environment_file) {
         _cleanup_free_ char *path = test_write_file(tmpdir, "envf.conf", "[App]\nExec=/bin/true\nUser=root\n"
                                                     "EnvironmentFile=/srv/app 50%/env-{worker}\n"
@@ -631,6 +646,7 @@ Suite *unit_render_suite(void) {
         tcase_add_test(tc, test_render_minimal);
         tcase_add_test(tc, test_render_single_socket_name);
         tcase_add_test(tc, test_render_required_environment_file);
+        tcase_add_test(tc, test_render_ready_message);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("scope");

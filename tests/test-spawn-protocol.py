@@ -357,6 +357,30 @@ process.on('SIGTERM', () => { console.log('node: got SIGTERM'); process.exit(0);
 else:
     print("# SKIP: node not installed")
 
+# ---- ReadyMessage=: a Node app that says it is ready with an object of its own ----
+if node:
+    t = Test("readymsg")
+    app = os.path.join(t.dir, "own-message.js")
+    with open(app, "w") as f:
+        f.write("""
+const http = require('http');
+const server = http.createServer((q, r) => r.end('gen=' + process.env.SOCKD_GENERATION + '\\n'));
+server.listen({ fd: 3 }, () => {
+  process.send('online');                       // not what this app means by ready
+  process.send({ ready: false, step: 'db' });
+  console.log('node: sent online and not ready yet');
+  setTimeout(() => process.send({ step: 'all', ready: true }), 1000);
+});
+process.on('message', (m) => { if (m === 'shutdown') server.close(() => process.exit(0)); });
+""")
+    s = t.shim(ready="node-ipc", app=[node, app], extra=['--ready-message={ "ready" : true, "step":"all" }'])
+    check(s.wait_status(lambda i: serving_gen(i) == 1), "with --ready-message, generation 1 becomes ready", s.log())
+    check(s.wait_log("is ready.") and s.wait_log("node: sent online and not ready yet") and
+          s.log().find("node: sent online and not ready yet") < s.log().find("is ready."),
+          "only on the message equal to it (key order and blanks aside), not on 'online' or another object", s.log())
+    check(s.stop() == 0, "and stops on 'shutdown'", s.log())
+    t.done()
+
 # ---- 15: the crash back-off starts over only after a healthy uptime ----
 t = Test("backoff")
 t.set_flag("crash", 0.5)

@@ -13,6 +13,7 @@ Suite *notify_suite(void);
 Suite *generation_suite(void);
 Suite *worker_status_suite(void);
 Suite *bus_util_suite(void);
+Suite *json_suite(void);
 
 /* Where test_tmpdir_new() makes its directories: set by test-main.c before the tests
  * run and removed, with everything in it, after them, so that a test that fails in its

@@ -15,6 +15,7 @@
 
 #include "app-policy.h"
 #include "config.h"
+#include "json.h"
 #include "macro.h"
 #include "strv.h"
 #include "system-claims.h"
@@ -64,6 +65,7 @@ AppConfig *app_config_free(AppConfig *c) {
         free(c->path);
         free(c->name);
         free(c->exec);
+        free(c->ready_message);
         free(c->working_directory);
         free(c->user);
         free(c->group);
@@ -313,6 +315,21 @@ static int parse_ready(ParseState *s, const ConfigKey *key, const char *value, v
         return 0;
 }
 
+static int parse_ready_message(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        _cleanup_free_ char *canonical = NULL;
+        int r = json_canonicalize(value, strlen(value), &canonical);
+
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return key_error(s, key, -EINVAL,
+                                 "must be one JSON value, the message the app sends when it is ready (examples: "
+                                 "\"online\", {\"ready\":true}), got '%s'", value);
+        free(*(char **) data);
+        *(char **) data = TAKE_PTR(canonical);
+        return 0;
+}
+
 static int parse_suspend(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         SuspendMode m = suspend_mode_from_string(value);
 
@@ -387,6 +404,7 @@ static const ConfigKey config_keys[] = {
         KEY("App", "PassEnvironment", parse_pass_environment, pass_environment, true),
         KEY("App", "Workers", parse_workers, workers, false),
         KEY("App", "Ready", parse_ready, ready, false),
+        KEY("App", "ReadyMessage", parse_ready_message, ready_message, false),
         KEY("App", "ReadyTimeoutSec", parse_timeout, ready_timeout, false),
         KEY("App", "StopTimeoutSec", parse_timeout, stop_timeout, false),
         KEY("App", "StopSignal", parse_stop_signal_key, stop_signal, false),
@@ -645,6 +663,9 @@ static int config_finish(ParseState *s) {
 
         if (!c->exec)
                 return parse_error(s, 0, -EINVAL, "[App] Exec= is required (the command that runs the app)");
+        if (c->ready_message && c->ready != READY_NODE_IPC)
+                return parse_error(s, key_line(s, "App", "ReadyMessage"), -EINVAL,
+                                   "ReadyMessage: goes with Ready=node-ipc, the app's messages on Node's IPC channel");
 
         if (!c->socket_directory) {
                 _cleanup_free_ char *base = c->user_scope ? user_runtime_dir() : strdup("/run");

@@ -44,6 +44,7 @@ typedef struct AppConfig {
         char **pass_environment;
         unsigned workers;
         ReadyProtocol ready;
+        char *ready_message; /* with Ready=node-ipc: canonical JSON; NULL: "online" */
         usec_t ready_timeout;
         usec_t stop_timeout;
         int stop_signal;    /* the graceful stop of apps that are not on Node IPC */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "macro.h"
 #include "node-ipc.h"
 
@@ -129,16 +130,13 @@ int json_string_decode(const char *s, size_t len, char **ret) {
         return 0;
 }
 
-int node_ipc_reader_next(NodeIpcReader *r, char **ret_string) {
+/* The next line, without its blanks; 0 if none is complete. */
+static int reader_line(NodeIpcReader *r, const char **ret_start, const char **ret_end, size_t *ret_consumed) {
         char *nl = r->len > 0 ? memchr(r->buf, '\n', r->len) : NULL;
         const char *p, *e;
-        size_t consumed;
-        int k = 0;
 
         if (!nl)
                 return 0;
-        consumed = nl - r->buf + 1;
-
         p = r->buf;
         e = nl;
         /* Not strchr(): it would match the NUL terminator and take NUL for blank. */
@@ -146,13 +144,42 @@ int node_ipc_reader_next(NodeIpcReader *r, char **ret_string) {
                 p++;
         while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
                 e--;
+        *ret_start = p;
+        *ret_end = e;
+        *ret_consumed = nl - r->buf + 1;
+        return 1;
+}
 
+static void reader_consume(NodeIpcReader *r, size_t consumed) {
+        memmove(r->buf, r->buf + consumed, r->len - consumed);
+        r->len -= consumed;
+}
+
+int node_ipc_reader_next(NodeIpcReader *r, char **ret_string) {
+        const char *p, *e;
+        size_t consumed;
+        int k = 0;
+
+        if (reader_line(r, &p, &e, &consumed) == 0)
+                return 0;
         *ret_string = NULL;
         if (p < e && *p == '"')
                 k = json_string_decode(p, e - p, ret_string);
+        reader_consume(r, consumed);
+        return k < 0 ? k : 1;
+}
 
-        memmove(r->buf, r->buf + consumed, r->len - consumed);
-        r->len -= consumed;
+int node_ipc_reader_next_value(NodeIpcReader *r, char **ret_canonical) {
+        const char *p, *e;
+        size_t consumed;
+        int k = 0;
+
+        if (reader_line(r, &p, &e, &consumed) == 0)
+                return 0;
+        *ret_canonical = NULL;
+        if (p < e)
+                k = json_canonicalize(p, e - p, ret_canonical);
+        reader_consume(r, consumed);
         return k < 0 ? k : 1;
 }
 

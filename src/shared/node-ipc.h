@@ -28,6 +28,12 @@ int node_ipc_reader_feed(NodeIpcReader *r, const void *data, size_t len);
  * -EBADMSG on a malformed string. */
 int node_ipc_reader_next(NodeIpcReader *r, char **ret_string);
 
+/* Takes the next complete line out of the buffer as the canonical text of the JSON value
+ * it holds (json_canonicalize()), to compare with ReadyMessage=. Returns 1 if a line
+ * was taken, 0 if none is complete, -EBADMSG or -E2BIG if it is no JSON value; a blank
+ * line gives NULL. */
+int node_ipc_reader_next_value(NodeIpcReader *r, char **ret_canonical);
+
 /* Decodes one JSON string literal (with quotes) into UTF-8. */
 int json_string_decode(const char *s, size_t len, char **ret);
 

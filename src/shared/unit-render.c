@@ -244,7 +244,8 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                             *credentials = NULL, *worker_units = NULL, *ready_timeout = NULL,
                             *stop_timeout = NULL, *start_timeout = NULL, *stop_timeout_unit = NULL,
                             *source = NULL, *mode = NULL, *backlog = NULL, *workers = NULL,
-                            *unknown = NULL, *environment_file_args = NULL, *stop_signal = NULL;
+                            *unknown = NULL, *environment_file_args = NULL, *stop_signal = NULL,
+                            *ready_message_arg = NULL;
         AppUnits u = {};
         int r;
 
@@ -288,6 +289,14 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
         r = render_environment_file_args(c, &environment_file_args);
         if (r < 0)
                 return r;
+        if (c->ready_message) {
+                _cleanup_free_ char *arg = NULL, *quoted = NULL;
+
+                if (asprintf(&arg, "--ready-message=%s", c->ready_message) < 0 || !(quoted = unit_quote_exec_word(arg)) ||
+                    asprintf(&ready_message_arg, " %s", quoted) < 0)
+                        return -ENOMEM;
+        } else if (!(ready_message_arg = strdup("")))
+                return -ENOMEM;
 
         for (unsigned i = 0; i < c->workers; i++) {
                 char *n;
@@ -340,6 +349,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                 "WORKING_DIRECTORY", workdir,
                 "ENVIRONMENT", environment,
                 "ENVIRONMENT_FILE_ARGS", environment_file_args,
+                "READY_MESSAGE_ARG", ready_message_arg,
                 NULL,
         };
 

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "json.h"
 #include "log.h"
 #include "macro.h"
 #include "strv.h"
@@ -34,6 +35,7 @@ static char *arg_control = NULL;
 static void arg_free(void) {
         free(arg_opts.app);
         free(arg_opts.socket_path);
+        free(arg_opts.ready_message);
         strv_free(arg_opts.environment_files);
         strv_free(arg_opts.argv);
         free(arg_control);
@@ -50,6 +52,8 @@ static int help(void) {
                "     --worker=N           Worker index (SOCKD_WORKER)\n"
                "     --workers=N          Number of workers of the app\n"
                "     --ready=PROTOCOL     notify (READY=1 on $NOTIFY_SOCKET) or node-ipc\n"
+               "     --ready-message=JSON With node-ipc: the message that means ready\n"
+               "                          (default \"online\")\n"
                "     --ready-timeout=TIME Kill a generation not ready after TIME (30s)\n"
                "     --stop-timeout=TIME  SIGKILL a generation still running TIME after\n"
                "                          it was asked to stop (30s)\n"
@@ -77,6 +81,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_WORKER,
                 ARG_WORKERS,
                 ARG_READY,
+                ARG_READY_MESSAGE,
                 ARG_READY_TIMEOUT,
                 ARG_STOP_TIMEOUT,
                 ARG_STOP_SIGNAL,
@@ -93,6 +98,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "worker", required_argument, NULL, ARG_WORKER },
                 { "workers", required_argument, NULL, ARG_WORKERS },
                 { "ready", required_argument, NULL, ARG_READY },
+                { "ready-message", required_argument, NULL, ARG_READY_MESSAGE },
                 { "ready-timeout", required_argument, NULL, ARG_READY_TIMEOUT },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "stop-signal", required_argument, NULL, ARG_STOP_SIGNAL },
@@ -137,6 +143,15 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_opts.ready = ready_protocol_from_string(optarg);
                         if (arg_opts.ready < 0)
                                 return log_error_errno(-EINVAL, "--ready=: expected 'notify' or 'node-ipc', got '%s'.", optarg);
+                        break;
+                case ARG_READY_MESSAGE:
+                        free(arg_opts.ready_message);
+                        arg_opts.ready_message = NULL;
+                        r = json_canonicalize(optarg, strlen(optarg), &arg_opts.ready_message);
+                        if (r == -ENOMEM)
+                                return log_oom();
+                        if (r < 0)
+                                return log_error_errno(-EINVAL, "--ready-message=: '%s' is not one JSON value.", optarg);
                         break;
                 case ARG_READY_TIMEOUT:
                 case ARG_STOP_TIMEOUT:
@@ -205,6 +220,10 @@ static int parse_argv(int argc, char *argv[]) {
                 if (strv_extend(&arg_opts.argv, argv[i]) < 0)
                         return log_oom();
         if (!arg_opts.app && !(arg_opts.app = strdup("app")))
+                return log_oom();
+        if (arg_opts.ready_message && arg_opts.ready != READY_NODE_IPC)
+                return log_error_errno(-EINVAL, "--ready-message= goes with --ready=node-ipc.");
+        if (!arg_opts.ready_message && !(arg_opts.ready_message = strdup("\"online\"")))
                 return log_oom();
         return 1;
 }

@@ -246,14 +246,15 @@ static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
         for (;;) {
                 _cleanup_free_ char *msg = NULL;
 
-                r = node_ipc_reader_next(&g->ipc, &msg);
+                r = node_ipc_reader_next_value(&g->ipc, &msg);
                 if (r == 0)
                         break;
                 if (r < 0) {
                         log_gen(LOG_WARNING, g->number, "Ignoring a malformed IPC message from pid %d.", (int) g->pid);
                         continue;
                 }
-                if (msg && streq(msg, "online")) {
+                /* Both canonical JSON: equal values, equal texts ({"a":1,"b":2} is {"b":2, "a":1}). */
+                if (msg && streq(msg, g->worker->opts.ready_message)) {
                         if (g->state == GENERATION_STARTING)
                                 worker_on_generation_ready(g);
                 } else

@@ -437,6 +437,7 @@ Worker *worker_free(Worker *w) {
         free(w->fd_name);
         free(w->opts.app);
         free(w->opts.socket_path);
+        free(w->opts.ready_message);
         strv_free(w->opts.environment_files);
         strv_free(w->opts.argv);
         free(w);

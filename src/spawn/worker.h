@@ -82,6 +82,7 @@ typedef struct WorkerOptions {
         unsigned worker;
         unsigned workers;
         ReadyProtocol ready;
+        char *ready_message; /* canonical JSON: the node-ipc message that means ready */
         usec_t ready_timeout;
         usec_t stop_timeout;
         int stop_signal;
