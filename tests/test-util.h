@@ -14,6 +14,7 @@ Suite *generation_suite(void);
 Suite *worker_status_suite(void);
 Suite *bus_util_suite(void);
 Suite *json_suite(void);
+Suite *listen_spec_suite(void);
 
 /* Where test_tmpdir_new() makes its directories: set by test-main.c before the tests
  * run and removed, with everything in it, after them, so that a test that fails in its
