@@ -5,7 +5,7 @@ no systemd): the harness passes the socket (LISTEN_FDS), a runtime directory of 
 it reads the StatusText sockdctl would see. Control requests are the signals sockdctl
 sends through KillUnit.
 
-Usage: test-spawn-protocol.py SOCKD_SPAWN SOURCE_DIR   (no root needed)"""
+Usage: test-spawn-protocol.py SOCKD_SPAWN SOURCE_DIR PRELOAD   (no root needed)"""
 import os
 import resource
 import shutil
@@ -17,8 +17,9 @@ import tempfile
 import threading
 import time
 
-spawn, src = sys.argv[1], sys.argv[2]
+spawn, src, preload = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 protoapp = os.path.join(src, "tests/apps/protoapp.py")
+tcpapp = os.path.join(src, "tests/apps/tcpapp.py")
 passed = failed = 0
 
 PREPARE, COMMIT, ABORT, PREPARE_HELD, SUSPEND, RESUME = (signal.SIGRTMIN + n for n in range(1, 7))
@@ -178,8 +179,9 @@ class Test:
         except FileNotFoundError:
             pass
 
-    def shim(self, extra=(), ready="notify", app=None, **kw):
+    def shim(self, extra=(), ready="notify", app=None, with_preload=False, **kw):
         args = ["--ready=" + ready, "--ready-timeout=3s", "--stop-timeout=4s"] + list(extra) + \
+               (["--socket=" + self.sock, "--preload=" + preload] if with_preload else []) + \
                ["--", *(app or [sys.executable, protoapp])]
         return Shim(self, args, **kw)
 
@@ -489,6 +491,154 @@ check(s.wait_status(lambda i: serving_gen(i) == 3), "which serves", s.status)
 check(not os.path.exists(os.path.join(t.app_dir, "suspended")), "and the suspension is no longer recorded")
 s.stop()
 t.done()
+
+# ==== the preload library: apps as they are ====
+
+def free_port():
+    with socket.socket() as p:
+        p.bind(("127.0.0.1", 0))
+        return p.getsockname()[1]
+
+
+def tcp_refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return False
+    except ConnectionRefusedError:
+        return True
+
+
+# ---- Listen=tcp: the app binds 127.0.0.1:PORT itself and gets the worker's socket ----
+t = Test("listen-tcp")
+port, admin = free_port(), free_port()
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port, "--backlog=200"], ready="listen", app=[sys.executable, tcpapp],
+           with_preload=True, env={"TCPAPP_BIND": "127.0.0.1:%d" % port, "TCPAPP_ADMIN": "127.0.0.1:%d" % admin,
+                                   "TCPAPP_BACKLOG": "5"})
+check(s.wait_status(lambda i: serving_gen(i) == 1), "an app that binds 127.0.0.1:%d itself serves (Ready=listen)" % port,
+      s.log())
+check(s.wait_log("bound tcp:127.0.0.1:%d (Listen=) and got the worker's socket" % port), "the shim says it adopted the bind",
+      s.log())
+reply = t.get()
+check("status=ready" in reply, "a request on the worker's socket reaches it", reply)
+check("server=('127.0.0.1', %d)" % port in reply, "getsockname() says what it bound", reply)
+check("client=('127.0.0.1'," in reply, "its connections come from a loopback peer", reply)
+check("nodelay=ok" in reply, "TCP_NODELAY on them succeeds", reply)
+check(tcp_refused(port), "nothing listens on 127.0.0.1:%d itself" % port)
+check(not tcp_refused(admin), "its second, different bind (the admin port) is its own, left alone")
+ss = subprocess.run(["ss", "-xlnH", "src", t.sock], capture_output=True, text=True).stdout
+check(" 200 " in ss, "its listen(5) keeps the socket's larger backlog (200)", ss)
+s.stop()
+# (The admin port is the app's own: two generations of it cannot run at once.)
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, tcpapp], with_preload=True,
+           env={"TCPAPP_BIND": "127.0.0.1:%d" % port})
+check(s.wait_status(lambda i: serving_gen(i) > 0), "run again", s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: not i["draining"] and serving_gen(i) > 1 and "starting" not in i),
+      "a swap: the next generation adopts the same socket and serves", s.status)
+pid2 = int(parse_status(s.status)["serving"].split("pid ")[1].split()[0].rstrip(")"))
+check(any("pid=%d" % pid2 in t.get() for _ in range(50)), "and answers", s.log())
+s.stop()
+t.done()
+
+# ---- the gate: an app that answers 503 while it boots never serves one ----
+t = Test("gate")
+port = free_port()
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], app=[sys.executable, tcpapp], with_preload=True,
+           env={"TCPAPP_BIND": "127.0.0.1:%d" % port, "TCPAPP_BOOT": "2"})
+check(s.wait_log("listening on"), "the app listens at once and boots for 2 s", s.log())
+early = t.get(timeout=15)
+check("status=ready" in early, "a request made while it boots waits, and is answered once it is ready: not 503",
+      early + s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: "starting" in i), "a reload starts generation 2, which boots for 2 s", s.status)
+replies = [t.get() for _ in range(10)]
+check(all("status=ready" in r for r in replies), "meanwhile generation 1 answers every request, none gets a 503",
+      "\n".join(replies))
+check(s.wait_status(lambda i: serving_gen(i) == 2), "then generation 2 serves", s.status)
+s.stop()
+t.done()
+
+# ---- the gate in Node's event loop (epoll), on fd 3, and Listen= with a port ----
+if node:
+    t = Test("gate-node")
+    app = os.path.join(t.dir, "boots.js")
+    with open(app, "w") as f:
+        f.write("""
+const http = require('http');
+let booting = true;
+const server = http.createServer((q, r) => {
+  r.writeHead(booting ? 503 : 200, { Connection: 'close' });
+  r.end(`${booting ? 'booting' : 'ready'} gen=${process.env.SOCKD_GENERATION} peer=${q.socket.remoteAddress}` +
+        ` port=${server.address() && server.address().port}\\n`);
+});
+const where = process.env.BOOTS_PORT ? { port: +process.env.BOOTS_PORT, host: '127.0.0.1' } : { fd: 3 };
+server.listen(where, () => {
+  console.log('node: listening, booting');
+  setTimeout(() => { booting = false; process.send({ ready: true }); }, 1500);
+});
+process.on('message', (m) => { if (m === 'shutdown') server.close(() => process.exit(0)); });
+""")
+    for how, extra, env in (("on fd 3", [], {}),
+                            ("with Listen=tcp", ["--listen=tcp:127.0.0.1:%d" % free_port()], None)):
+        if env is None:
+            env = {"BOOTS_PORT": extra[0].rsplit(":", 1)[1]}
+        s = t.shim(ready="node-ipc", app=[node, app], with_preload=True,
+                   extra=['--ready-message={"ready":true}', "--ready-timeout=10s"] + extra, env=env)
+        check(s.wait_log("node: listening, booting"), "Node %s: the app listens at once and boots for 1.5 s" % how, s.log())
+        reply = t.get(timeout=15)
+        check("200 OK" in reply and "ready gen=" in reply,
+              "Node %s: a request made while it boots is answered once it is ready, not with a 503" % how, reply)
+        if how != "on fd 3":
+            check("peer=127.0.0.1" in reply and "port=%s" % env["BOOTS_PORT"] in reply,
+                  "Node with Listen=tcp: remoteAddress is loopback, server.address().port the port it asked for", reply)
+        s.stop()
+    t.done()
+
+# ---- Listen=auto; Listen=unix with chmod, stat and unlink of the path ----
+t = Test("listen-auto")
+port = free_port()
+s = t.shim(extra=["--listen=auto"], ready="listen", app=[sys.executable, tcpapp], with_preload=True,
+           env={"TCPAPP_BIND": "127.0.0.1:%d" % port})
+check(s.wait_status(lambda i: serving_gen(i) == 1), "Listen=auto: the first socket the app listens on is adopted", s.log())
+check("server=('127.0.0.1', %d)" % port in t.get() and tcp_refused(port), "and it serves on the worker's socket only")
+s.stop()
+t.done()
+
+t = Test("listen-unix")
+path = os.path.join(t.dir, "own", "app.sock")
+os.makedirs(os.path.dirname(path))
+s = t.shim(extra=["--listen=unix:" + path], ready="listen", app=[sys.executable, tcpapp], with_preload=True,
+           env={"TCPAPP_BIND": path})
+check(s.wait_status(lambda i: serving_gen(i) == 1), "Listen=unix: an app that binds %s serves" % path, s.log())
+check(s.wait_log("bound %s, mode %o" % (path, os.stat(t.sock).st_mode & 0o777)),
+      "its chmod() succeeds without touching the worker's socket, its stat() sees that socket", s.log())
+check(not os.path.exists(path), "without a socket of its own there")
+check("status=ready" in t.get(), "on the worker's socket")
+rc = s.stop()
+check(rc == 0 and "unlinked %s" % path in s.log() and os.path.exists(t.sock),
+      "its unlink() of the path at exit works, and the worker's socket stays", s.log())
+t.done()
+
+# ---- refusals ----
+t = Test("listen-never")
+port, other = free_port(), free_port()
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, tcpapp], with_preload=True,
+           env={"TCPAPP_BIND": "127.0.0.1:%d" % other})
+rc = s.exit_status()
+check(rc not in (0, None) and "did not bind Listen=tcp:127.0.0.1:%d within ReadyTimeoutSec=3s (it bound tcp:127.0.0.1:%d)"
+      % (port, other) in s.log(), "an app that binds another port fails, and the message names what it bound", s.log())
+t.done()
+
+for program, why in (("/sbin/ldconfig", "is a static program"), ("/usr/bin/passwd", "is setuid")):
+    if not os.path.exists(program):
+        print("# SKIP: no %s here" % program)
+        continue
+    t = Test("refuse")
+    s = t.shim(extra=["--listen=tcp:127.0.0.1:1"], ready="listen", app=[program], with_preload=True)
+    rc = s.exit_status()
+    check(rc == 78 and "Listen= needs sockd's preload library in the app, and '%s' %s" % (program, why) in s.log() and
+          "accept on fd 3 instead" in s.log(), "Listen= with %s is refused (exit 78): %s" % (program, why), s.log())
+    t.done()
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)

@@ -16,6 +16,7 @@
 #include "app-policy.h"
 #include "config.h"
 #include "json.h"
+#include "listen-spec.h"
 #include "macro.h"
 #include "strv.h"
 #include "system-claims.h"
@@ -30,6 +31,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 static const char *const ready_protocol_table[_READY_PROTOCOL_MAX] = {
         [READY_NOTIFY] = "notify",
         [READY_NODE_IPC] = "node-ipc",
+        [READY_LISTEN] = "listen",
 };
 
 static const char *const suspend_mode_table[_SUSPEND_MODE_MAX] = {
@@ -65,6 +67,7 @@ AppConfig *app_config_free(AppConfig *c) {
         free(c->path);
         free(c->name);
         free(c->exec);
+        free(c->listen);
         free(c->ready_message);
         free(c->working_directory);
         free(c->user);
@@ -306,11 +309,25 @@ static int parse_backlog(ParseState *s, const ConfigKey *key, const char *value,
         return 0;
 }
 
+static int parse_listen(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        ListenSpec spec;
+
+        if (listen_spec_parse(value, &spec) < 0)
+                return key_error(s, key, -EINVAL,
+                                 "must be tcp:HOST:PORT (HOST an IPv4 address, [IPv6], localhost or *), unix:PATH or "
+                                 "auto, got '%s'", value);
+        /* It lands in ExecStart= as one quoted word: systemd's specifiers and variables
+         * must not touch it. */
+        if (value[strcspn(value, "%$\"\\")])
+                return key_error(s, key, -EINVAL, "must not contain '%%', '$', quotes or '\\', got '%s'", value);
+        return parse_string(s, key, value, data);
+}
+
 static int parse_ready(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         ReadyProtocol p = ready_protocol_from_string(value);
 
         if (p < 0)
-                return key_error(s, key, -EINVAL, "must be 'notify' or 'node-ipc', got '%s'", value);
+                return key_error(s, key, -EINVAL, "must be 'notify', 'node-ipc' or 'listen', got '%s'", value);
         *(ReadyProtocol *) data = p;
         return 0;
 }
@@ -396,6 +413,7 @@ static int parse_mode_key(ParseState *s, const ConfigKey *key, const char *value
 
 static const ConfigKey config_keys[] = {
         KEY("App", "Exec", parse_exec, exec, false),
+        KEY("App", "Listen", parse_listen, listen, false),
         KEY("App", "WorkingDirectory", parse_abs_path, working_directory, false),
         KEY("App", "User", parse_user, user, false),
         KEY("App", "Group", parse_user, group, false),

@@ -13,6 +13,7 @@
 typedef enum ReadyProtocol {
         READY_NOTIFY,
         READY_NODE_IPC,
+        READY_LISTEN, /* ready when the app calls listen() on its socket (the preload says) */
         _READY_PROTOCOL_MAX,
         _READY_PROTOCOL_INVALID = -EINVAL,
 } ReadyProtocol;
@@ -36,6 +37,7 @@ typedef struct AppConfig {
 
         /* [App] */
         char *exec;
+        char *listen;            /* Listen=: the address the app binds itself, NULL: fd 3 */
         char *working_directory; /* may start with '-', as in systemd */
         char *user;              /* NULL: a DynamicUser= named after the app */
         char *group;

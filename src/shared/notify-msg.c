@@ -8,6 +8,8 @@
 
 void notify_message_done(NotifyMessage *m) {
         free(m->status);
+        free(m->sockd_adopted);
+        free(m->sockd_bound);
         *m = (NotifyMessage) {};
 }
 
@@ -31,11 +33,24 @@ int notify_message_parse(const char *buf, size_t len, NotifyMessage *ret) {
                         free(m.status);
                         m.status = strndup_bounded(p + 7, n - 7, NOTIFY_STATUS_MAX);
                         if (!m.status)
-                                return -ENOMEM;
+                                goto oom;
+                } else if (n >= 16 && memcmp(p, "X_SOCKD_ADOPTED=", 16) == 0) {
+                        free(m.sockd_adopted);
+                        m.sockd_adopted = strndup_bounded(p + 16, n - 16, NOTIFY_STATUS_MAX);
+                        if (!m.sockd_adopted)
+                                goto oom;
+                } else if (n >= 14 && memcmp(p, "X_SOCKD_BOUND=", 14) == 0) {
+                        free(m.sockd_bound);
+                        m.sockd_bound = strndup_bounded(p + 14, n - 14, NOTIFY_STATUS_MAX);
+                        if (!m.sockd_bound)
+                                goto oom;
                 }
                 p = eol + 1;
         }
 
         *ret = m;
         return 0;
+oom:
+        notify_message_done(&m);
+        return -ENOMEM;
 }

@@ -15,6 +15,10 @@ typedef struct NotifyMessage {
         bool stopping;
         bool watchdog;
         char *status; /* STATUS=, at most NOTIFY_STATUS_MAX bytes; NULL if absent */
+        /* From sockd's preload library (Listen=): the address the app bound and got the
+         * worker's socket for, or another address it bound. */
+        char *sockd_adopted;
+        char *sockd_bound;
 } NotifyMessage;
 
 void notify_message_done(NotifyMessage *m);

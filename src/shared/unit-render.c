@@ -245,7 +245,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                             *stop_timeout = NULL, *start_timeout = NULL, *stop_timeout_unit = NULL,
                             *source = NULL, *mode = NULL, *backlog = NULL, *workers = NULL,
                             *unknown = NULL, *environment_file_args = NULL, *stop_signal = NULL,
-                            *ready_message_arg = NULL;
+                            *ready_message_arg = NULL, *listen_arg = NULL;
         AppUnits u = {};
         int r;
 
@@ -289,6 +289,14 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
         r = render_environment_file_args(c, &environment_file_args);
         if (r < 0)
                 return r;
+        if (c->listen) {
+                _cleanup_free_ char *arg = NULL, *quoted = NULL;
+
+                if (asprintf(&arg, "--listen=%s", c->listen) < 0 || !(quoted = unit_quote_exec_word(arg)) ||
+                    asprintf(&listen_arg, " %s", quoted) < 0)
+                        return -ENOMEM;
+        } else if (!(listen_arg = strdup("")))
+                return -ENOMEM;
         if (c->ready_message) {
                 _cleanup_free_ char *arg = NULL, *quoted = NULL;
 
@@ -350,6 +358,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                 "ENVIRONMENT", environment,
                 "ENVIRONMENT_FILE_ARGS", environment_file_args,
                 "READY_MESSAGE_ARG", ready_message_arg,
+                "LISTEN_ARG", listen_arg,
                 NULL,
         };
 

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "json.h"
+#include "listen-spec.h"
 #include "log.h"
 #include "macro.h"
 #include "strv.h"
@@ -25,6 +26,7 @@ static WorkerOptions arg_opts = {
         .ready_timeout = 30 * USEC_PER_SEC,
         .stop_timeout = 30 * USEC_PER_SEC,
         .stop_signal = SIGTERM,
+        .backlog = 4096,
         .suspend = SUSPEND_QUEUE,
 };
 static bool arg_worker_set = false;
@@ -35,6 +37,8 @@ static char *arg_control = NULL;
 static void arg_free(void) {
         free(arg_opts.app);
         free(arg_opts.socket_path);
+        free(arg_opts.listen);
+        free(arg_opts.preload);
         free(arg_opts.ready_message);
         strv_free(arg_opts.environment_files);
         strv_free(arg_opts.argv);
@@ -51,7 +55,8 @@ static int help(void) {
                "     --app=NAME           App name (SOCKD_APP)\n"
                "     --worker=N           Worker index (SOCKD_WORKER)\n"
                "     --workers=N          Number of workers of the app\n"
-               "     --ready=PROTOCOL     notify (READY=1 on $NOTIFY_SOCKET) or node-ipc\n"
+               "     --ready=PROTOCOL     notify (READY=1 on $NOTIFY_SOCKET), node-ipc, or\n"
+               "                          listen (when the app calls listen() on its socket)\n"
                "     --ready-message=JSON With node-ipc: the message that means ready\n"
                "                          (default \"online\")\n"
                "     --ready-timeout=TIME Kill a generation not ready after TIME (30s)\n"
@@ -61,6 +66,10 @@ static int help(void) {
                "                          Node IPC (SIGTERM)\n"
                "     --suspend=MODE       hold or queue (suspended restarts)\n"
                "     --socket=PATH        The socket's path (SOCKD_SOCKET)\n"
+               "     --listen=ADDRESS     The address the app binds itself (tcp:HOST:PORT,\n"
+               "                          unix:PATH, auto): its bind() gets the socket\n"
+               "     --backlog=N          The socket's backlog, kept by the app's listen()\n"
+               "     --preload=PATH       The preload library (" SOCKD_PRELOAD_PATH ")\n"
                "     --environment-file=PATH\n"
                "                          Fail (and retry with back-off) while PATH does not\n"
                "                          exist: an EnvironmentFile= without '-'\n"
@@ -87,6 +96,9 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_STOP_SIGNAL,
                 ARG_SUSPEND,
                 ARG_SOCKET,
+                ARG_LISTEN,
+                ARG_BACKLOG,
+                ARG_PRELOAD,
                 ARG_ENVIRONMENT_FILE,
                 ARG_RELOAD,
                 ARG_CONTROL,
@@ -104,6 +116,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "stop-signal", required_argument, NULL, ARG_STOP_SIGNAL },
                 { "suspend", required_argument, NULL, ARG_SUSPEND },
                 { "socket", required_argument, NULL, ARG_SOCKET },
+                { "listen", required_argument, NULL, ARG_LISTEN },
+                { "backlog", required_argument, NULL, ARG_BACKLOG },
+                { "preload", required_argument, NULL, ARG_PRELOAD },
                 { "environment-file", required_argument, NULL, ARG_ENVIRONMENT_FILE },
                 { "reload", no_argument, NULL, ARG_RELOAD },
                 { "control", required_argument, NULL, ARG_CONTROL },
@@ -142,7 +157,7 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_READY:
                         arg_opts.ready = ready_protocol_from_string(optarg);
                         if (arg_opts.ready < 0)
-                                return log_error_errno(-EINVAL, "--ready=: expected 'notify' or 'node-ipc', got '%s'.", optarg);
+                                return log_error_errno(-EINVAL, "--ready=: expected 'notify', 'node-ipc' or 'listen', got '%s'.", optarg);
                         break;
                 case ARG_READY_MESSAGE:
                         free(arg_opts.ready_message);
@@ -175,6 +190,30 @@ static int parse_argv(int argc, char *argv[]) {
                         free(arg_opts.socket_path);
                         arg_opts.socket_path = strdup(optarg);
                         if (!arg_opts.socket_path)
+                                return log_oom();
+                        break;
+                case ARG_LISTEN: {
+                        ListenSpec spec;
+
+                        if (listen_spec_parse(optarg, &spec) < 0)
+                                return log_error_errno(-EINVAL, "--listen=: '%s' is not tcp:HOST:PORT, unix:PATH or auto.", optarg);
+                        free(arg_opts.listen);
+                        arg_opts.listen = strdup(optarg);
+                        if (!arg_opts.listen)
+                                return log_oom();
+                        break;
+                }
+                case ARG_BACKLOG:
+                        r = parse_uint_range(optarg, 1, 65535, &arg_opts.backlog);
+                        if (r < 0)
+                                return log_error_errno(r, "--backlog=: expected 1..65535, got '%s'.", optarg);
+                        break;
+                case ARG_PRELOAD:
+                        if (!path_is_absolute(optarg))
+                                return log_error_errno(-EINVAL, "--preload=: '%s' is not an absolute path.", optarg);
+                        free(arg_opts.preload);
+                        arg_opts.preload = strdup(optarg);
+                        if (!arg_opts.preload)
                                 return log_oom();
                         break;
                 case ARG_ENVIRONMENT_FILE:
@@ -224,6 +263,8 @@ static int parse_argv(int argc, char *argv[]) {
         if (arg_opts.ready_message && arg_opts.ready != READY_NODE_IPC)
                 return log_error_errno(-EINVAL, "--ready-message= goes with --ready=node-ipc.");
         if (!arg_opts.ready_message && !(arg_opts.ready_message = strdup("\"online\"")))
+                return log_oom();
+        if (!arg_opts.preload && !(arg_opts.preload = strdup(SOCKD_PRELOAD_PATH)))
                 return log_oom();
         return 1;
 }

@@ -31,6 +31,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 Generation *generation_free(Generation *g) {
         if (!g)
                 return NULL;
+        generation_open_gate(g);
         sd_event_source_disable_unref(g->timer_source);
         sd_event_source_disable_unref(g->notify_source);
         sd_event_source_disable_unref(g->ipc_source);
@@ -42,6 +43,7 @@ Generation *generation_free(Generation *g) {
         node_ipc_reader_done(&g->ipc);
         free(g->app_status);
         free(g->failure);
+        strv_free(g->bound);
         free(g);
         return NULL;
 }
@@ -166,12 +168,22 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 g->app_status = TAKE_PTR(m.status);
                 worker_update_status(g->worker);
         }
+        /* From the preload (Listen=): the app's binds. */
+        if (m.sockd_adopted && !g->adopted) {
+                g->adopted = true;
+                log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) bound %s (Listen=) and got the worker's socket.",
+                        g->number, (int) ucred->pid, m.sockd_adopted);
+        }
+        if (m.sockd_bound && strv_length(g->bound) < 8 && !strv_contains(g->bound, m.sockd_bound))
+                (void) strv_extend(&g->bound, m.sockd_bound);
         if (m.watchdog && g->state == GENERATION_SERVING)
                 (void) sd_notify(0, "WATCHDOG=1");
         if (m.stopping && !g->stop_requested)
                 log_gen(LOG_NOTICE, g->number, "Generation %" PRIu64 " (pid %d) announced it is stopping.",
                         g->number, (int) g->pid);
-        if (m.ready && g->state == GENERATION_STARTING)
+        /* READY=1 from the app (Ready=notify) or from the preload when the app listens
+         * (Ready=listen); node-ipc apps say it on their channel. */
+        if (m.ready && g->state == GENERATION_STARTING && g->worker->opts.ready != READY_NODE_IPC)
                 worker_on_generation_ready(g);
         notify_message_done(&m);
         return 0;
@@ -203,6 +215,68 @@ static int generation_open_notify(Generation *g) {
                 return negative_errno();
         g->notify_fd = TAKE_FD(fd);
         return sd_event_add_io(g->worker->event, &g->notify_source, g->notify_fd, EPOLLIN, on_notify, g);
+}
+
+/* ---- the readiness gate ---- */
+
+static int on_gate_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Generation *g = userdata;
+        int c, *n;
+
+        c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c < 0)
+                return 0; /* EAGAIN, or the connection went: nothing to keep */
+        n = realloc(g->gate_connections, sizeof(int) * (g->n_gate_connections + 1));
+        if (!n) {
+                /* Closing it opens the gate for that process: serving early beats hanging. */
+                log_oom();
+                safe_close(c);
+                return 0;
+        }
+        g->gate_connections = n;
+        g->gate_connections[g->n_gate_connections++] = c;
+        return 0;
+}
+
+/* A socket the generation's processes connect to (the preload does, when the app first
+ * puts the held socket in its event loop); the shim closes it and every connection when
+ * the generation may serve, which the preload sees as EOF. */
+static int generation_make_gate(Generation *g) {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_un un;
+        } addr = { .un.sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&g->gate_path, "%s/gate.%" PRIu64, g->worker->runtime_dir, g->number) < 0)
+                return -ENOMEM;
+        if (strlen(g->gate_path) >= sizeof addr.un.sun_path)
+                return -ENAMETOOLONG;
+        strcpy(addr.un.sun_path, g->gate_path);
+        (void) unlink(g->gate_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return negative_errno();
+        if (bind(fd, &addr.sa, sizeof addr.un) < 0 || listen(fd, 128) < 0)
+                return negative_errno();
+        g->gate_fd = TAKE_FD(fd);
+        return sd_event_add_io(g->worker->event, &g->gate_source, g->gate_fd, EPOLLIN, on_gate_connection, g);
+}
+
+void generation_open_gate(Generation *g) {
+        if (!g->gate_path && g->gate_fd < 0)
+                return;
+        g->gate_source = sd_event_source_disable_unref(g->gate_source);
+        for (size_t i = 0; i < g->n_gate_connections; i++)
+                safe_close(g->gate_connections[i]);
+        g->gate_connections = mfree(g->gate_connections);
+        g->n_gate_connections = 0;
+        g->gate_fd = safe_close(g->gate_fd);
+        if (g->gate_path) {
+                /* Gone: a process that connects later finds the gate open. */
+                (void) unlink(g->gate_path);
+                g->gate_path = mfree(g->gate_path);
+        }
 }
 
 /* ---- readiness: Node's IPC channel ---- */
@@ -345,6 +419,7 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
         for (char **v = environ; v && *v; v++) {
                 static const char *const drop[] = {
                         "LISTEN_", "NOTIFY_SOCKET=", "NODE_CHANNEL_", "SOCKD_", "WATCHDOG_PID=",
+                        "LD_PRELOAD=", /* put back below, after ours */
                 };
                 bool skip = false;
 
@@ -371,13 +446,29 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
                 PUSHF("SOCKD_SUSPENDED=1");
                 PUSHF("SOCKD_RESUME_SIGNAL=%s", w->opts.ready == READY_NODE_IPC ? "ipc:resume" : "SIGUSR2");
         }
-        if (g->notify_path) {
+        if (g->notify_path && w->opts.ready == READY_NOTIFY) {
                 PUSHF("NOTIFY_SOCKET=%s", g->notify_path);
                 /* With WatchdogSec= on the worker, WATCHDOG_USEC passes through to the app
                  * with WATCHDOG_PID set to its own pid (sd_watchdog_enabled(3) checks it);
                  * the shim relays the serving generation's pings. */
                 if (getenv("WATCHDOG_USEC"))
                         PUSHF("WATCHDOG_PID=%d", (int) getpid());
+        }
+        if (w->use_preload) {
+                const char *other = getenv("LD_PRELOAD");
+
+                /* First, before whatever the app preloads itself. */
+                PUSHF("LD_PRELOAD=%s%s%s", w->opts.preload, isempty(other) ? "" : ":", strempty(other));
+                PUSHF("SOCKD_LISTEN_FD=%d", SD_LISTEN_FDS_START);
+                PUSHF("SOCKD_BACKLOG=%u", w->opts.backlog);
+                if (w->opts.listen)
+                        PUSHF("SOCKD_LISTEN=%s", w->opts.listen);
+                if (w->opts.ready == READY_LISTEN)
+                        PUSHF("SOCKD_READY_LISTEN=1");
+                if (g->notify_path)
+                        PUSHF("SOCKD_PRELOAD_NOTIFY=%s", g->notify_path);
+                if (g->gate_path)
+                        PUSHF("SOCKD_GATE=%s", g->gate_path);
         }
         if (ipc_fd >= 0) {
                 PUSHF("NODE_CHANNEL_FD=%d", SD_LISTEN_FDS_START + 1);
@@ -404,11 +495,19 @@ static int generation_start(Generation *g) {
         ssize_t n;
         pid_t pid;
 
-        if (w->opts.ready == READY_NOTIFY) {
+        /* The notify socket carries READY=1 (Ready=notify, and Ready=listen from the
+         * preload) and the preload's reports. */
+        if (w->opts.ready != READY_NODE_IPC || w->use_preload) {
                 r = generation_open_notify(g);
                 if (r < 0)
                         return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the notify socket: %m");
-        } else {
+        }
+        if (w->use_preload) {
+                r = generation_make_gate(g);
+                if (r < 0)
+                        return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the readiness gate: %m");
+        }
+        if (w->opts.ready == READY_NODE_IPC) {
                 int sv[2];
 
                 if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -476,6 +575,7 @@ int worker_spawn(Worker *w, bool held, Generation **ret) {
                 .number = ++w->last_generation,
                 .notify_fd = -EBADF,
                 .ipc_fd = -EBADF,
+                .gate_fd = -EBADF,
                 .state = GENERATION_STARTING,
                 .started_usec = now_usec(CLOCK_REALTIME),
                 .held = held,

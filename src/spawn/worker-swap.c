@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "strv.h"
 #include "worker.h"
 
 static bool swap_is_prepared(SwapKind kind) {
@@ -75,6 +76,8 @@ void swap_failed(Worker *w, Generation *g, const char *why) {
 /* @g takes over: it serves (or, held, holds), every older generation drains. */
 static void worker_promote(Worker *w, Generation *g) {
         generation_set_state(g, GENERATION_EVENT_PROMOTE);
+        /* Only now may its event loop take connections from the socket. */
+        generation_open_gate(g);
         if (w->incoming == g)
                 w->incoming = NULL;
 
@@ -227,10 +230,17 @@ void worker_on_generation_timer(Generation *g) {
 
         switch (g->state) {
         case GENERATION_STARTING: {
-                _cleanup_free_ char *t = format_duration(w->opts.ready_timeout);
+                _cleanup_free_ char *t = format_duration(w->opts.ready_timeout), *bound = strv_join(g->bound, ", ");
+                int k;
 
                 free(g->failure);
-                if (asprintf(&g->failure, "did not become ready within ReadyTimeoutSec=%s", strempty(t)) < 0)
+                if (w->opts.listen && !g->adopted)
+                        /* Say what it did bind: the usual mistake is another port. */
+                        k = asprintf(&g->failure, "did not bind Listen=%s within ReadyTimeoutSec=%s (it bound %s)",
+                                     w->opts.listen, strempty(t), isempty(bound) ? "nothing" : bound);
+                else
+                        k = asprintf(&g->failure, "did not become ready within ReadyTimeoutSec=%s", strempty(t));
+                if (k < 0)
                         g->failure = NULL;
                 if (w->incoming == g) {
                         swap_failed(w, g, strempty(g->failure));

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "program-check.h"
 #include "strv.h"
 #include "worker.h"
 
@@ -309,7 +310,7 @@ static int start_first_generation(Worker *w) {
                 w->crashes++;
                 worker_save_state(w);
                 w->stopping = true;
-                w->exit_status = WORKER_EXIT_CONFIG;
+                w->exit_status = WORKER_EXIT_TEMPFAIL;
                 return worker_finish_if_idle(w);
         }
 
@@ -437,6 +438,8 @@ Worker *worker_free(Worker *w) {
         free(w->fd_name);
         free(w->opts.app);
         free(w->opts.socket_path);
+        free(w->opts.listen);
+        free(w->opts.preload);
         free(w->opts.ready_message);
         strv_free(w->opts.environment_files);
         strv_free(w->opts.argv);
@@ -444,9 +447,49 @@ Worker *worker_free(Worker *w) {
         return NULL;
 }
 
+/* Can the preload go into the app? Listen= and Ready=listen need it; without them it
+ * only gates the socket (no connection before ready), which a static program does
+ * without. Returns 0, or WORKER_EXIT_CONFIG when the config asks for what cannot be. */
+static int worker_check_preload(Worker *w) {
+        bool needed = w->opts.listen || w->opts.ready == READY_LISTEN;
+        const char *what = w->opts.listen ? "Listen=" : "Ready=listen";
+        _cleanup_free_ char *why = NULL;
+        int r;
+
+        if (access(w->opts.preload, R_OK) < 0) {
+                if (!needed) {
+                        log_debug_errno(negative_errno(), "No preload library at '%s' (%m): the socket is not gated.",
+                                        w->opts.preload);
+                        return 0;
+                }
+                worker_log_last_words();
+                log_error_errno(negative_errno(), "%s needs sockd's preload library, '%s': %m.", what, w->opts.preload);
+                return WORKER_EXIT_CONFIG;
+        }
+        r = program_preloadable(w->opts.argv[0], &why);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r == 0) {
+                if (!needed) {
+                        log_debug("%s: the socket is not gated until the app is ready.", why);
+                        return 0;
+                }
+                worker_log_last_words();
+                log_error("%s needs sockd's preload library in the app, and %s. Have the app accept on fd 3 instead "
+                          "(the socket activation protocol, LISTEN_FDS), without %s.", what, why, what);
+                return WORKER_EXIT_CONFIG;
+        }
+        w->use_preload = true;
+        return 0;
+}
+
 int worker_run(Worker *w) {
         sigset_t mask;
         int r;
+
+        r = worker_check_preload(w);
+        if (r != 0)
+                return r;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);

@@ -25,8 +25,11 @@
  * (pm2 resets its exponential back-off after 30 s online too). */
 #define WORKER_HEALTHY_USEC (30 * USEC_PER_SEC)
 
-/* Exit status of the shim when the config names something the running system lacks
- * (EX_CONFIG): systemd restarts it, with the back-off, so that a late mount heals. */
+/* Exit status of the shim when the config names something the running system lacks yet
+ * (EX_TEMPFAIL): systemd restarts it, with the back-off, so that a late mount heals ... */
+#define WORKER_EXIT_TEMPFAIL 75
+/* ... and when the config asks for what this program cannot do (EX_CONFIG): systemd does
+ * not restart it (RestartPreventExitStatus=). */
 #define WORKER_EXIT_CONFIG 78
 
 /* The signals sockdctl sends are in worker-status.h, beside the StatusText they answer in. */
@@ -49,6 +52,13 @@ typedef struct Generation {
 
         sd_event_source *timer_source; /* ready timeout, commit timeout, then stop timeout */
         sd_event_source *notify_source;
+        /* The readiness gate (with the preload): a socket its processes connect to; it is
+         * opened, by closing it, when the generation may serve. */
+        int gate_fd;
+        char *gate_path;
+        sd_event_source *gate_source;
+        int *gate_connections;
+        size_t n_gate_connections;
         sd_event_source *ipc_source;
         int notify_fd;
         char *notify_path;
@@ -56,6 +66,8 @@ typedef struct Generation {
         NodeIpcReader ipc;
 
         char *app_status; /* the app's own STATUS= */
+        bool adopted;     /* Listen=: the app bound the address and got the socket */
+        char **bound;     /* Listen=: what else it bound, for the message if it never does */
         char *failure;    /* why it did not make it, for the reload's answer */
         bool stop_requested;
         bool killed;
@@ -88,6 +100,9 @@ typedef struct WorkerOptions {
         int stop_signal;
         SuspendMode suspend;
         char *socket_path;
+        char *listen;  /* Listen=: the address the app binds itself */
+        unsigned backlog;
+        char *preload; /* the preload library */
         char **environment_files; /* EnvironmentFile=s that must exist */
         char **argv;
 } WorkerOptions;
@@ -99,6 +114,7 @@ struct Worker {
         char *runtime_dir;     /* the worker's own: state, notify and control sockets */
         char *app_runtime_dir; /* shared by the app's workers: the suspension */
         bool runtime_dir_owned; /* made by us (no systemd): removed at exit */
+        bool use_preload;       /* the app's program can load it, and it is there */
 
         sd_event *event;
         sd_event_source *backoff_source;
@@ -149,6 +165,8 @@ void generation_stop(Generation *g);
 void generation_kill(Generation *g);
 int generation_send_ipc(Generation *g, const char *message);
 int generation_arm_timer(Generation *g, usec_t timeout);
+/* The generation may serve: its processes' event loops get the socket (the preload). */
+void generation_open_gate(Generation *g);
 Generation *generation_free(Generation *g);
 void generation_set_state(Generation *g, GenerationEvent e);
 /* A child exited: the main process of a generation, or a helper it left behind. */

@@ -339,7 +339,10 @@ ct_shutdown() {
 			nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" \
 				timeout 10 systemctl poweroff --no-block >/dev/null 2>&1; then
 			if ! ct__wait_gone "$CT_NSPAWN_PID" 200; then
-				echo "ct_shutdown: container did not power off within 20 s, killing it" >&2
+				echo "ct_shutdown: container did not power off within 20 s, killing it; what it waited for:" >&2
+				nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" timeout 5 \
+					sh -c 'systemctl list-jobs --no-pager; ps -eo pid,ppid,stat,wchan:20,args' 2>&1 |
+					sed 's/^/ct_shutdown: | /' >&2 || true
 				rc=1
 			fi
 		fi

@@ -42,6 +42,12 @@ for f in ./usr/bin/sockdctl ./usr/libexec/sockd-spawn ./lib/systemd/system-gener
 	./usr/share/sockd/examples/python/app.py; do
 	if grep -qF " $f" <<<"$contents"; then ok "the package ships $f"; else fail "the package ships $f"; fi
 done
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+if grep -qF " ./usr/lib/$multiarch/sockd/libsockd-preload.so" <<<"$contents"; then
+	ok "the package ships the preload library in /usr/lib/$multiarch/sockd"
+else
+	fail "the package ships the preload library in /usr/lib/$multiarch/sockd"
+fi
 
 ct_boot
 # An app configured before the package is installed: postinst's daemon-reload must
@@ -60,6 +66,8 @@ ct systemctl start hello-py.target
 assert_match "$(ct curl -sf --unix-socket /run/hello-py/hello-py.1.sock http://localhost/)" '^app=hello-py worker=1 generation=1 ' \
 	"an app runs from the package"
 assert_match "$(ct sockdctl status hello-py)" $'\nhello-py@0.service +serving ' "sockdctl from the package sees it"
+pid=$(ct systemctl show -P StatusText hello-py@0.service | sed -n 's/^serving: generation [0-9]*, pid \([0-9]*\).*/\1/p')
+assert_match "$(ct grep -c libsockd-preload "/proc/$pid/maps" 2>&1)" '^[1-9]' "the app runs with the packaged preload library"
 assert_match "$(ct man -w sockdctl 2>&1)" '/usr/share/man/man1/sockdctl.1.gz' "man sockdctl finds the page"
 for doc in $(ct systemctl show -P Documentation hello-py@0.service | tr -d '"'); do
 	page=${doc#man:}
