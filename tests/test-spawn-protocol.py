@@ -540,6 +540,46 @@ check(any("pid=%d" % pid2 in t.get() for _ in range(50)), "and answers", s.log()
 s.stop()
 t.done()
 
+# ---- Listen= through a wrapper that does not pass fd 3 on (npm start does not) ----
+# The wrapper puts a socket of its own at fd 3 and passes only that to the app: the app
+# must neither take it for the worker's socket nor go without: it gets the worker's socket
+# from the gate, for its process group only.
+t = Test("listen-wrapper")
+port = free_port()
+wrapper = ("import os, socket, subprocess, sys\n"
+           "decoy = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+           "decoy.bind(sys.argv[1]); decoy.listen(1)\n"
+           "os.dup2(decoy.fileno(), 3)\n"
+           "sys.exit(subprocess.call(sys.argv[2:], pass_fds=(3,)))\n")
+decoy = os.path.join(t.dir, "decoy.sock")
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen",
+           app=[sys.executable, "-c", wrapper, decoy, sys.executable, tcpapp], with_preload=True,
+           env={"TCPAPP_BIND": "127.0.0.1:%d" % port})
+check(s.wait_status(lambda i: serving_gen(i) == 1),
+      "an app whose wrapper passes another socket as fd 3 binds Listen= and serves", s.log())
+reply = t.get()
+check("status=ready" in reply and "server=('127.0.0.1', %d)" % port in reply, "on the worker's socket", reply + s.log())
+d = socket.socket(socket.AF_UNIX)
+d.settimeout(0.5)
+d.connect(decoy)
+try:
+    d.recv(1)
+    decoy_untouched = False  # the app's server never accepts there: a timeout is right
+except socket.timeout:
+    decoy_untouched = True
+d.close()
+check(decoy_untouched and tcp_refused(port), "the wrapper's own fd 3 is left alone, nothing listens on the port")
+gate = os.path.join(t.worker_dir, "gate.1")
+g = socket.socket(socket.AF_UNIX)
+g.settimeout(5)
+g.connect(gate)
+msg, fds, _, _ = socket.recv_fds(g, 1, 4)
+g.close()
+check(msg == b"" and not fds and s.wait_log("Refused the socket to pid %d, which is not in generation 1" % os.getpid()),
+      "a process outside the generation's process group gets no socket from the gate", s.log())
+s.stop()
+t.done()
+
 # ---- the gate: an app that answers 503 while it boots never serves one ----
 t = Test("gate")
 port = free_port()

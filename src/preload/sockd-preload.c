@@ -169,20 +169,41 @@ static void report(const char *fmt, ...) {
         close(fd);
 }
 
+/* "DEV:INO", as sockd-spawn writes SOCKD_LISTEN_ID. */
+static int parse_id(const char *e, dev_t *dev, ino_t *ino) {
+        unsigned long long d, i;
+        char *end;
+
+        errno = 0;
+        d = strtoull(e, &end, 10);
+        if (errno || end == e || *end != ':')
+                return -1;
+        e = end + 1;
+        i = strtoull(e, &end, 10);
+        if (errno || end == e || *end)
+                return -1;
+        *dev = (dev_t) d;
+        *ino = (ino_t) i;
+        return 0;
+}
+
 __attribute__((constructor)) static void preload_init(void) {
         const char *e;
         struct stat s;
-        int saved = errno;
+        int saved = errno, fd;
 
-        e = getenv("SOCKD_LISTEN_FD");
-        if (!e)
+        /* Which socket is the worker's: fd 3 where it was inherited, but a wrapper may
+         * not pass it on (Node's child_process passes stdio only), and fd 3 may then be
+         * anything. Where it is missing, it is fetched from the gate when needed. */
+        e = getenv("SOCKD_LISTEN_ID");
+        if (!e || parse_id(e, &st.held_dev, &st.held_ino) < 0)
                 goto out;
-        st.held_fd = atoi(e);
-        if (st.held_fd < 0 || fstat(st.held_fd, &s) < 0 || !S_ISSOCK(s.st_mode))
-                goto out; /* not inherited here (a wrapper closed it): nothing to do */
-        st.held_dev = s.st_dev;
-        st.held_ino = s.st_ino;
         st.active = true;
+        e = getenv("SOCKD_LISTEN_FD");
+        fd = e ? atoi(e) : -1;
+        if (fd >= 0 && fstat(fd, &s) >= 0 && S_ISSOCK(s.st_mode) && s.st_dev == st.held_dev &&
+            s.st_ino == st.held_ino)
+                st.held_fd = fd;
 
         e = getenv("SOCKD_SOCKET");
         if (e && strlen(e) < sizeof st.held_path)
@@ -268,27 +289,79 @@ static void gate_release(void) {
         __atomic_store_n(&st.gate_open, true, __ATOMIC_RELEASE);
 }
 
+/* A new connection to the generation's gate, or -1 (errno ENOENT or ECONNREFUSED: no
+ * gate any more, the generation is gone). */
+static int gate_connect(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (!st.gate_path || strlen(st.gate_path) >= sizeof sa.sun_path) {
+                errno = ENOENT;
+                return -1;
+        }
+        strcpy(sa.sun_path, st.gate_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        if (RESOLVE(connect)(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                int saved = errno;
+                close(fd);
+                errno = saved;
+                return -1;
+        }
+        return fd;
+}
+
+/* Reads what the shim sent on a gate connection: the socket (one byte with SCM_RIGHTS,
+ * first thing), then EOF when the gate opens. Returns 1 at EOF (or when the shim went),
+ * 0 while open, -1 with errno EAGAIN when there is nothing (yet). The socket, if it
+ * came, is stored in *ret_fd, or closed if ret_fd is NULL. */
+static int gate_read(int gate, int *ret_fd, int flags) {
+        for (;;) {
+                union {
+                        struct cmsghdr cmsg;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } control;
+                char byte;
+                struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+                struct msghdr mh = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = &control,
+                        .msg_controllen = sizeof control,
+                };
+                ssize_t n = recvmsg(gate, &mh, flags | MSG_CMSG_CLOEXEC);
+
+                if (n == 0)
+                        return 1;
+                if (n < 0)
+                        return errno == EAGAIN ? -1 : errno == EINTR ? (flags & MSG_DONTWAIT ? -1 : 0) : 1;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+                            c->cmsg_len == CMSG_LEN(sizeof(int))) {
+                                int fd;
+
+                                memcpy(&fd, CMSG_DATA(c), sizeof fd);
+                                if (ret_fd && *ret_fd < 0)
+                                        *ret_fd = fd;
+                                else
+                                        close(fd);
+                        }
+                if (ret_fd)
+                        return 0;
+                flags |= MSG_DONTWAIT;
+        }
+}
+
 /* Called with the lock held. True while the generation may not serve yet. */
 static bool gate_closed_locked(void) {
-        struct pollfd p;
-
         if (__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE))
                 return false;
         if (st.gate_fd < 0) {
-                struct sockaddr_un sa = { .sun_family = AF_UNIX };
-                int fd;
+                int fd = gate_connect();
 
-                if (!st.gate_path || strlen(st.gate_path) >= sizeof sa.sun_path) {
-                        gate_release();
-                        return false;
-                }
-                strcpy(sa.sun_path, st.gate_path);
-                fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (fd < 0)
-                        return true;
-                if (RESOLVE(connect)(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
-                        close(fd);
-                        /* No gate to connect to: sockd-spawn opened it already. */
+                if (fd < 0) {
+                        /* No gate: sockd-spawn is gone, or there never was one. */
                         if (errno == ENOENT || errno == ECONNREFUSED) {
                                 gate_release();
                                 return false;
@@ -297,12 +370,37 @@ static bool gate_closed_locked(void) {
                 }
                 st.gate_fd = fd;
         }
-        p = (struct pollfd) { .fd = st.gate_fd, .events = POLLIN };
-        if (RESOLVE(poll)(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+        if (gate_read(st.gate_fd, NULL, MSG_DONTWAIT) > 0) {
                 gate_release();
                 return false;
         }
         return true;
+}
+
+/* The worker's socket in this process, fetched from the gate if it was not inherited.
+ * -1 if there is none to be had. Called with the lock held. */
+static int held_socket_locked(void) {
+        struct pollfd p;
+        int gate, fd = -1;
+        struct stat s;
+
+        if (st.held_fd >= 0 && fstat(st.held_fd, &s) >= 0 && s.st_dev == st.held_dev && s.st_ino == st.held_ino)
+                return st.held_fd;
+        st.held_fd = -1;
+        gate = gate_connect();
+        if (gate < 0)
+                return -1;
+        /* sockd-spawn sends it as soon as it accepts: a moment, unless it is stuck. */
+        p = (struct pollfd) { .fd = gate, .events = POLLIN };
+        if (RESOLVE(poll)(&p, 1, 10000) > 0)
+                (void) gate_read(gate, &fd, MSG_DONTWAIT);
+        close(gate);
+        if (fd >= 0 && (fstat(fd, &s) < 0 || s.st_dev != st.held_dev || s.st_ino != st.held_ino)) {
+                close(fd);
+                fd = -1;
+        }
+        st.held_fd = fd;
+        return fd;
 }
 
 /* Is @fd the held socket while the gate is closed? Cheap once the gate is open. */
@@ -339,13 +437,25 @@ static void gate_wait(void) {
 
 /* Replaces the app's socket @fd by a dup of the held socket, keeping @fd's flags. */
 static int adopt(int fd, const struct sockaddr *addr, socklen_t len) {
-        int fdflags = fcntl(fd, F_GETFD), flflags = fcntl(fd, F_GETFL);
+        int fdflags = fcntl(fd, F_GETFD), flflags = fcntl(fd, F_GETFL), held;
         char where[160];
 
         if (fdflags < 0 || flflags < 0)
                 return -1;
-        if (dup3(st.held_fd, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0)
+        pthread_mutex_lock(&lock);
+        held = held_socket_locked();
+        if (held < 0) {
+                pthread_mutex_unlock(&lock);
+                listen_address_format(addr, len, where, sizeof where);
+                fprintf(stderr, "sockd-preload: cannot get the worker's socket for %s: sockd-spawn is gone?\n", where);
+                report("X_SOCKD_BOUND=%s", where);
+                return RESOLVE(bind)(fd, addr, len);
+        }
+        if (dup3(held, fd, (fdflags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+                pthread_mutex_unlock(&lock);
                 return -1;
+        }
+        pthread_mutex_unlock(&lock);
         /* O_NONBLOCK belongs to the socket, which every generation shares: set it only
          * when the app asked for it (all but blocking servers do). */
         if (flflags & O_NONBLOCK)
@@ -649,10 +759,11 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
         return r;
 }
 
-/* The gate showed readable in a poll or select: it opened (or the shim went away). The
- * call is then made again as the app made it, so that the app sees the socket readable
- * only when a connection waits: a blocking accept() after a wake-up for nothing would
- * hang its loop (Python's socketserver, for one). */
+/* The gate showed readable in a poll or select: it opened (or the shim went away), or
+ * the shim's first message arrived. The call is then made again, as the app made it if
+ * the gate opened, so that the app sees the socket readable only when a connection
+ * waits: a blocking accept() after a wake-up for nothing would hang its loop (Python's
+ * socketserver, for one). */
 static void gate_woke(void) {
         pthread_mutex_lock(&lock);
         (void) gate_closed_locked();
@@ -699,18 +810,28 @@ static int poll_gated(struct pollfd *fds, nfds_t n, const struct timespec *ts, c
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
         int r;
 
-        if (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active &&
-            (r = poll_gated(fds, n, NULL, NULL, timeout, false)) >= -1)
-                return r;
+        /* -3: the gate said something (the socket it hands out first, or that it
+         * opened): look again. */
+        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+                if ((r = poll_gated(fds, n, NULL, NULL, timeout, false)) != -3) {
+                        if (r >= -1)
+                                return r;
+                        break;
+                }
         return RESOLVE(poll)(fds, n, timeout);
 }
 
 EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask) {
         int r;
 
-        if (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active &&
-            (r = poll_gated(fds, n, ts, mask, 0, true)) >= -1)
-                return r;
+        /* -3: the gate said something (the socket it hands out first, or that it
+         * opened): look again. */
+        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+                if ((r = poll_gated(fds, n, ts, mask, 0, true)) != -3) {
+                        if (r >= -1)
+                                return r;
+                        break;
+                }
         return RESOLVE(ppoll)(fds, n, ts, mask);
 }
 
@@ -759,18 +880,28 @@ static int select_gated(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct tim
 EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *tv) {
         int r;
 
-        if (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active &&
-            (r = select_gated(nfds, rd, wr, ex, tv, NULL, NULL, false)) >= -1)
-                return r;
+        /* -3: the gate said something (the socket it hands out first, or that it
+         * opened): look again. */
+        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+                if ((r = select_gated(nfds, rd, wr, ex, tv, NULL, NULL, false)) != -3) {
+                        if (r >= -1)
+                                return r;
+                        break;
+                }
         return RESOLVE(select)(nfds, rd, wr, ex, tv);
 }
 
 EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask) {
         int r;
 
-        if (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active &&
-            (r = select_gated(nfds, rd, wr, ex, NULL, ts, mask, true)) >= -1)
-                return r;
+        /* -3: the gate said something (the socket it hands out first, or that it
+         * opened): look again. */
+        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+                if ((r = select_gated(nfds, rd, wr, ex, NULL, ts, mask, true)) != -3) {
+                        if (r >= -1)
+                                return r;
+                        break;
+                }
         return RESOLVE(pselect)(nfds, rd, wr, ex, ts, mask);
 }
 

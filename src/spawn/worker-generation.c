@@ -28,10 +28,12 @@ extern char **environ;
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
+static void generation_remove_gate(Generation *g);
+
 Generation *generation_free(Generation *g) {
         if (!g)
                 return NULL;
-        generation_open_gate(g);
+        generation_remove_gate(g);
         sd_event_source_disable_unref(g->timer_source);
         sd_event_source_disable_unref(g->notify_source);
         sd_event_source_disable_unref(g->ipc_source);
@@ -217,30 +219,74 @@ static int generation_open_notify(Generation *g) {
         return sd_event_add_io(g->worker->event, &g->notify_source, g->notify_fd, EPOLLIN, on_notify, g);
 }
 
-/* ---- the readiness gate ---- */
+/* ---- the readiness gate, and the socket for who did not inherit it ---- */
+
+/* Hands the held socket to a process of the generation: one byte, SCM_RIGHTS. */
+static int gate_send_socket(Generation *g, int c) {
+        union {
+                struct cmsghdr cmsg;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        char byte = 's';
+        struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+        struct msghdr mh = {
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+                .msg_control = &control,
+                .msg_controllen = sizeof control,
+        };
+        struct cmsghdr *cmsg = CMSG_FIRSTHDR(&mh);
+
+        cmsg->cmsg_level = SOL_SOCKET;
+        cmsg->cmsg_type = SCM_RIGHTS;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cmsg), &g->worker->listen_fd, sizeof(int));
+        /* A fresh connection's buffer is empty: this never blocks. */
+        if (sendmsg(c, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                return negative_errno();
+        return 0;
+}
 
 static int on_gate_connection(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Generation *g = userdata;
-        int c, *n;
+        _cleanup_close_ int c = -EBADF;
+        struct ucred cred = {};
+        socklen_t len = sizeof cred;
+        int *n, r;
 
         c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (c < 0)
                 return 0; /* EAGAIN, or the connection went: nothing to keep */
+        /* The runtime directory is the app user's own, but only the generation's process
+         * group gets its socket: not an older generation, not a process that left it. */
+        if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.pid <= 0 || getpgid(cred.pid) != g->pid) {
+                log_gen(LOG_WARNING, g->number,
+                        "Refused the socket to pid %d, which is not in generation %" PRIu64 "'s process group.",
+                        (int) cred.pid, g->number);
+                return 0;
+        }
+        r = gate_send_socket(g, c);
+        if (r < 0) {
+                log_gen_errno(LOG_WARNING, r, g->number, "Failed to hand the socket to pid %d: %m", (int) cred.pid);
+                return 0;
+        }
+        if (g->gate_open)
+                return 0; /* closed right after the socket: open for that process */
         n = realloc(g->gate_connections, sizeof(int) * (g->n_gate_connections + 1));
         if (!n) {
                 /* Closing it opens the gate for that process: serving early beats hanging. */
                 log_oom();
-                safe_close(c);
                 return 0;
         }
         g->gate_connections = n;
-        g->gate_connections[g->n_gate_connections++] = c;
+        g->gate_connections[g->n_gate_connections++] = TAKE_FD(c);
         return 0;
 }
 
 /* A socket the generation's processes connect to (the preload does, when the app first
- * puts the held socket in its event loop); the shim closes it and every connection when
- * the generation may serve, which the preload sees as EOF. */
+ * puts the held socket in its event loop, or binds Listen= without having fd 3); the
+ * shim closes every connection when the generation may serve, which the preload sees as
+ * EOF. It stays for the generation's life: a process may come later for the socket. */
 static int generation_make_gate(Generation *g) {
         union {
                 struct sockaddr sa;
@@ -264,13 +310,16 @@ static int generation_make_gate(Generation *g) {
 }
 
 void generation_open_gate(Generation *g) {
-        if (!g->gate_path && g->gate_fd < 0)
-                return;
-        g->gate_source = sd_event_source_disable_unref(g->gate_source);
+        g->gate_open = true;
         for (size_t i = 0; i < g->n_gate_connections; i++)
                 safe_close(g->gate_connections[i]);
         g->gate_connections = mfree(g->gate_connections);
         g->n_gate_connections = 0;
+}
+
+static void generation_remove_gate(Generation *g) {
+        generation_open_gate(g);
+        g->gate_source = sd_event_source_disable_unref(g->gate_source);
         g->gate_fd = safe_close(g->gate_fd);
         if (g->gate_path) {
                 /* Gone: a process that connects later finds the gate open. */
@@ -435,9 +484,14 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
                         goto fail_oom;                                  \
         } while (0)
 
-        PUSHF("LISTEN_FDS=1");
-        PUSHF("LISTEN_PID=%d", (int) getpid());
-        PUSHF("LISTEN_FDNAMES=%s", w->fd_name);
+        /* With Listen= the app binds itself and must not find a passed socket: servers
+         * that honour socket activation (gunicorn, Puma) would serve fd 3 and skip the
+         * bind the user configured, or close it as unused. */
+        if (!w->opts.listen) {
+                PUSHF("LISTEN_FDS=1");
+                PUSHF("LISTEN_PID=%d", (int) getpid());
+                PUSHF("LISTEN_FDNAMES=%s", w->fd_name);
+        }
         PUSHF("SOCKD_APP=%s", w->opts.app);
         PUSHF("SOCKD_WORKER=%u", w->opts.worker);
         PUSHF("SOCKD_GENERATION=%" PRIu64, g->number);
@@ -460,6 +514,9 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
                 /* First, before whatever the app preloads itself. */
                 PUSHF("LD_PRELOAD=%s%s%s", w->opts.preload, isempty(other) ? "" : ":", strempty(other));
                 PUSHF("SOCKD_LISTEN_FD=%d", SD_LISTEN_FDS_START);
+                /* Which socket it is, for processes where fd 3 is something else. */
+                PUSHF("SOCKD_LISTEN_ID=%llu:%llu", (unsigned long long) w->listen_dev,
+                      (unsigned long long) w->listen_ino);
                 PUSHF("SOCKD_BACKLOG=%u", w->opts.backlog);
                 if (w->opts.listen)
                         PUSHF("SOCKD_LISTEN=%s", w->opts.listen);

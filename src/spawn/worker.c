@@ -391,8 +391,17 @@ int worker_new(WorkerOptions *opts, int listen_fd, const char *fd_name, Worker *
                 return -ENOMEM;
         w->opts = *opts;
         *opts = (WorkerOptions) {};
+        struct stat st;
+
         w->listen_fd = listen_fd;
         w->control_fd = -EBADF;
+        if (fstat(listen_fd, &st) < 0) {
+                r = negative_errno();
+                worker_free(w);
+                return log_error_errno(r, "Failed to stat the passed socket: %m");
+        }
+        w->listen_dev = st.st_dev;
+        w->listen_ino = st.st_ino;
         w->fd_name = strdup(fd_name);
         if (!w->fd_name) {
                 worker_free(w);

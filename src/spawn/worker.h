@@ -52,13 +52,16 @@ typedef struct Generation {
 
         sd_event_source *timer_source; /* ready timeout, commit timeout, then stop timeout */
         sd_event_source *notify_source;
-        /* The readiness gate (with the preload): a socket its processes connect to; it is
-         * opened, by closing it, when the generation may serve. */
+        /* The readiness gate (with the preload): a socket its processes connect to. Each
+         * connection gets the held socket (SCM_RIGHTS), for processes that did not
+         * inherit fd 3 (Node's child_process passes none), and is closed when the
+         * generation may serve, which opens the gate for that process. */
         int gate_fd;
         char *gate_path;
         sd_event_source *gate_source;
         int *gate_connections;
         size_t n_gate_connections;
+        bool gate_open;
         sd_event_source *ipc_source;
         int notify_fd;
         char *notify_path;
@@ -110,6 +113,8 @@ typedef struct WorkerOptions {
 struct Worker {
         WorkerOptions opts;
         int listen_fd;
+        dev_t listen_dev; /* which socket it is, for the preload (SOCKD_LISTEN_ID) */
+        ino_t listen_ino;
         char *fd_name;
         char *runtime_dir;     /* the worker's own: state, notify and control sockets */
         char *app_runtime_dir; /* shared by the app's workers: the suspension */
