@@ -39,6 +39,12 @@ START_TEST(test_notify_single) {
         ck_assert(m.watchdog);
         ck_assert(!m.ready && !m.stopping);
 
+        m = parse_ok("X_SOCKD_PARK=1");
+        ck_assert(m.sockd_park);
+        ck_assert(!m.ready && !m.stopping && !m.watchdog);
+        m = parse_ok("X_SOCKD_PARK=0\nX_SOCKD_PARK=11\nX_SOCKD_PARK=");
+        ck_assert(!m.sockd_park);
+
         m = parse_ok("RELOADING=1"); /* not ours to act on */
         ck_assert(!m.ready && !m.stopping && !m.watchdog);
 

@@ -20,6 +20,7 @@ import time
 spawn, src, preload = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 protoapp = os.path.join(src, "tests/apps/protoapp.py")
 tcpapp = os.path.join(src, "tests/apps/tcpapp.py")
+keepalive = os.path.join(src, "tests/apps/keepalive.py")
 passed = failed = 0
 
 PREPARE, COMMIT, ABORT, PREPARE_HELD, SUSPEND, RESUME = (signal.SIGRTMIN + n for n in range(1, 7))
@@ -577,6 +578,83 @@ msg, fds, _, _ = socket.recv_fds(g, 1, 4)
 g.close()
 check(msg == b"" and not fds and s.wait_log("Refused the socket to pid %d, which is not in generation 1" % os.getpid()),
       "a process outside the generation's process group gets no socket from the gate", s.log())
+s.stop()
+t.done()
+
+# ---- relays: the connections a retired generation closes as idle stay open ----
+def ka_connect(t):
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(10)
+    c.connect(t.sock)
+    return c
+
+
+def ka_request(c, path="/", body=b""):
+    """One request on a keep-alive connection; its answer's body, or 'error: ...'."""
+    try:
+        c.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
+        data = b""
+        while b"\r\n\r\n" not in data:
+            d = c.recv(4096)
+            if not d:
+                return "error: EOF"
+            data += d
+        head, rest = data.split(b"\r\n\r\n", 1)
+        length = int([h.split(b":")[1] for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")][0])
+        while len(rest) < length:
+            d = c.recv(4096)
+            if not d:
+                return "error: EOF in body"
+            rest += d
+        return rest.decode()
+    except OSError as e:
+        return "error: %s" % e
+
+
+def sockd_pid(answer):
+    return answer.split()[0][4:] if answer.startswith("pid=") else None
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+t = Test("relay")
+port = free_port()
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, keepalive], with_preload=True,
+           env={"KEEPALIVE_BIND": "127.0.0.1:%d" % port})
+check(s.wait_status(lambda i: serving_gen(i) == 1), "a keep-alive app that closes idle connections when it stops serves",
+      s.log())
+fds_before = fd_count(s.p.pid)
+a, b = ka_connect(t), ka_connect(t)
+first = ka_request(a)
+pid1 = sockd_pid(first)
+check(pid1 and ka_request(b, "/", b"x").startswith("pid=%s " % pid1), "two keep-alive connections to generation 1", first)
+# b is busy with a slow answer across the swap, a idle.
+b.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+time.sleep(0.2)
+s.kill(signal.SIGHUP)
+check(s.wait_log("closed 1 idle connections") and s.wait_log("Generation 1 (pid %s) exited" % pid1),
+      "a swap: generation 1 closes its idle connection at once, finishes the busy one, exits", s.log())
+slow = b.recv(4096).decode()
+check("pid=%s path=/slow" % pid1 in slow, "the busy connection gets its answer from generation 1", slow)
+after_a, after_b = ka_request(a, "/", b"after"), ka_request(b, "/", b"after")
+pid2 = sockd_pid(after_a)
+check(pid2 and pid2 != pid1 and after_a.startswith("pid=%s path=/ body=5" % pid2) and after_b.startswith("pid=%s " % pid2),
+      "both connections it closed stay open: their next requests are answered by generation 2", after_a + after_b + s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 3 and not i["draining"]), "another swap, to generation 3", s.status)
+again = ka_request(a, "/", b"again")
+pid3 = sockd_pid(again)
+check(pid3 and pid3 not in (pid1, pid2) and "body=5" in again,
+      "generation 2 closed the relayed connection as idle too: the next request reaches generation 3", again + s.log())
+a.close()
+b.close()
+deadline = time.time() + 10
+while fd_count(s.p.pid) > fds_before and time.time() < deadline:
+    time.sleep(0.1)
+check(fd_count(s.p.pid) <= fds_before, "when the client closes them, the relays are gone, no fd left behind",
+      "%d fds, %d before" % (fd_count(s.p.pid), fds_before))
 s.stop()
 t.done()
 

@@ -42,9 +42,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -57,6 +59,8 @@
 /* ---- the real functions ---- */
 
 #define DECLARE_REAL(ret, name, ...) static ret (*real_##name)(__VA_ARGS__)
+DECLARE_REAL(int, close, int);
+DECLARE_REAL(long, syscall, long, ...);
 DECLARE_REAL(int, bind, int, const struct sockaddr *, socklen_t);
 DECLARE_REAL(int, listen, int, int);
 DECLARE_REAL(int, accept, int, struct sockaddr *, socklen_t *);
@@ -135,6 +139,9 @@ static struct {
 
         bool ready_on_listen;
         bool ready_sent;
+        /* SOCKD_RETIRED, mapped: '1' once a swap retired this generation; sockd-spawn
+         * then keeps the connections the app closes as idle. */
+        const volatile char *retired;
         char *notify_path;
 
         char *gate_path;
@@ -146,27 +153,57 @@ static struct {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Tells sockd-spawn something, over the generation's notify socket (it accepts only
- * datagrams from the generation's process group). */
-static void report(const char *fmt, ...) {
+/* Sends @msg to sockd-spawn over the generation's notify socket (it accepts only
+ * datagrams from the generation's process group), with @fd attached if >= 0. */
+static int notify_send(const char *msg, size_t len, int fd) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        char msg[512];
-        va_list ap;
-        int fd, n;
+        union {
+                struct cmsghdr cmsg;
+                char buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct iovec iov = { .iov_base = (void *) msg, .iov_len = len };
+        struct msghdr mh = {
+                .msg_name = &sa,
+                .msg_namelen = sizeof sa,
+                .msg_iov = &iov,
+                .msg_iovlen = 1,
+        };
+        int s, r;
 
         if (!st.notify_path || strlen(st.notify_path) >= sizeof sa.sun_path)
-                return;
+                return -1;
+        strcpy(sa.sun_path, st.notify_path);
+        if (fd >= 0) {
+                struct cmsghdr *c;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof control;
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        }
+        s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (s < 0)
+                return -1;
+        r = sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -1 : 0;
+        RESOLVE(close)(s);
+        return r;
+}
+
+/* Tells sockd-spawn something. */
+static void report(const char *fmt, ...) {
+        char msg[512];
+        va_list ap;
+        int n;
+
         va_start(ap, fmt);
         n = vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
         if (n < 0 || (size_t) n >= sizeof msg)
                 return; /* a message cut would say something else: none at all */
-        strcpy(sa.sun_path, st.notify_path);
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return;
-        (void) sendto(fd, msg, (size_t) n, MSG_NOSIGNAL, (struct sockaddr *) &sa, sizeof sa);
-        close(fd);
+        (void) notify_send(msg, (size_t) n, -1);
 }
 
 /* "DEV:INO", as sockd-spawn writes SOCKD_LISTEN_ID. */
@@ -214,6 +251,17 @@ __attribute__((constructor)) static void preload_init(void) {
         if (e && listen_spec_parse(e, &st.spec) >= 0)
                 st.have_spec = true;
         st.ready_on_listen = getenv("SOCKD_READY_LISTEN") != NULL;
+        e = getenv("SOCKD_RETIRED");
+        if (e) {
+                int rfd = open(e, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+                if (rfd >= 0) {
+                        void *p = mmap(NULL, 1, PROT_READ, MAP_SHARED, rfd, 0);
+                        if (p != MAP_FAILED)
+                                st.retired = p;
+                        RESOLVE(close)(rfd);
+                }
+        }
         e = getenv("SOCKD_PRELOAD_NOTIFY");
         st.notify_path = e ? strdup(e) : NULL;
         e = getenv("SOCKD_GATE");
@@ -278,13 +326,13 @@ static void gate_release(void) {
                 Registration *r = &st.registrations[i];
 
                 (void) RESOLVE(epoll_ctl)(r->epfd, EPOLL_CTL_DEL, r->gate_dup, NULL);
-                close(r->gate_dup);
+                RESOLVE(close)(r->gate_dup);
                 /* EEXIST: a forked process sharing the epoll did it already. */
                 (void) RESOLVE(epoll_ctl)(r->epfd, EPOLL_CTL_ADD, r->fd, &r->event);
         }
         st.n_registrations = 0;
         if (st.gate_fd >= 0)
-                close(st.gate_fd);
+                RESOLVE(close)(st.gate_fd);
         st.gate_fd = -1;
         __atomic_store_n(&st.gate_open, true, __ATOMIC_RELEASE);
 }
@@ -305,7 +353,7 @@ static int gate_connect(void) {
                 return -1;
         if (RESOLVE(connect)(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
                 int saved = errno;
-                close(fd);
+                RESOLVE(close)(fd);
                 errno = saved;
                 return -1;
         }
@@ -345,7 +393,7 @@ static int gate_read(int gate, int *ret_fd, int flags) {
                                 if (ret_fd && *ret_fd < 0)
                                         *ret_fd = fd;
                                 else
-                                        close(fd);
+                                        RESOLVE(close)(fd);
                         }
                 if (ret_fd)
                         return 0;
@@ -394,9 +442,9 @@ static int held_socket_locked(void) {
         p = (struct pollfd) { .fd = gate, .events = POLLIN };
         if (RESOLVE(poll)(&p, 1, 10000) > 0)
                 (void) gate_read(gate, &fd, MSG_DONTWAIT);
-        close(gate);
+        RESOLVE(close)(gate);
         if (fd >= 0 && (fstat(fd, &s) < 0 || s.st_dev != st.held_dev || s.st_ino != st.held_ino)) {
-                close(fd);
+                RESOLVE(close)(fd);
                 fd = -1;
         }
         st.held_fd = fd;
@@ -686,6 +734,42 @@ EXPORT int getsockopt(int fd, int level, int name, void *value, socklen_t *len) 
         return RESOLVE(getsockopt)(fd, level, name, value, len);
 }
 
+/* ---- retired: connections the app closes while nginx may still reuse them ---- */
+
+/* An app that stops closes the keep-alive connections it thinks idle (Node >= 19's
+ * server.close(), uvicorn, Puma), and nginx may be sending the next request on one of
+ * them right then, or send it once it has read the last answer: that request meets a
+ * reset or a broken pipe, and nginx never retries a POST. So once sockd-spawn retired
+ * the generation (a swap: a newer one serves), a connection from the worker's socket
+ * that the app closes is handed to sockd-spawn instead, which keeps it open and relays
+ * what comes on it to the generation that serves now (src/spawn/worker-relay.c). */
+static bool hand_over(int fd) {
+        static const char msg[] = "X_SOCKD_PARK=1";
+
+        return is_held_connection(fd) && notify_send(msg, sizeof msg - 1, fd) >= 0;
+}
+
+EXPORT int close(int fd) {
+        if (st.retired && *st.retired == '1' && fd >= 0)
+                (void) hand_over(fd);
+        return RESOLVE(close)(fd);
+}
+
+/* libuv (Node) closes with syscall(SYS_close, fd), bypassing close(). */
+EXPORT long syscall(long number, ...) {
+        long a[6];
+        va_list ap;
+
+        /* As glibc's own syscall() does: six arguments, whatever the call takes. */
+        va_start(ap, number);
+        for (int i = 0; i < 6; i++)
+                a[i] = va_arg(ap, long);
+        va_end(ap);
+        if (number == SYS_close && st.retired)
+                return close((int) a[0]);
+        return RESOLVE(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
 /* ---- the gate in the app's event loop ---- */
 
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
@@ -723,7 +807,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
                                 ev.events = (event->events & ~(EPOLLOUT | EPOLLEXCLUSIVE)) | EPOLLIN;
                                 r = RESOLVE(epoll_ctl)(epfd, EPOLL_CTL_ADD, dup, &ev);
                                 if (r < 0)
-                                        close(dup);
+                                        RESOLVE(close)(dup);
                                 else
                                         st.registrations[st.n_registrations++] =
                                                 (Registration) { .epfd = epfd, .fd = fd, .gate_dup = dup, .event = *event };
@@ -748,7 +832,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
                         r = -1;
                 } else {
                         (void) RESOLVE(epoll_ctl)(epfd, EPOLL_CTL_DEL, reg->gate_dup, NULL);
-                        close(reg->gate_dup);
+                        RESOLVE(close)(reg->gate_dup);
                         *reg = st.registrations[--st.n_registrations];
                 }
                 break;

@@ -29,6 +29,8 @@ int notify_message_parse(const char *buf, size_t len, NotifyMessage *ret) {
                         m.stopping = true;
                 else if (n == 10 && memcmp(p, "WATCHDOG=1", 10) == 0)
                         m.watchdog = true;
+                else if (n == 14 && memcmp(p, "X_SOCKD_PARK=1", 14) == 0)
+                        m.sockd_park = true;
                 else if (n >= 7 && memcmp(p, "STATUS=", 7) == 0) {
                         free(m.status);
                         m.status = strndup_bounded(p + 7, n - 7, NOTIFY_STATUS_MAX);

@@ -19,6 +19,9 @@ typedef struct NotifyMessage {
          * worker's socket for, or another address it bound. */
         char *sockd_adopted;
         char *sockd_bound;
+        /* From the preload: the attached fd is a connection the draining app closed
+         * (X_SOCKD_PARK=1), for the shim to keep and relay. */
+        bool sockd_park;
 } NotifyMessage;
 
 void notify_message_done(NotifyMessage *m);

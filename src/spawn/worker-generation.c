@@ -42,6 +42,10 @@ Generation *generation_free(Generation *g) {
         if (g->notify_path)
                 (void) unlink(g->notify_path);
         free(g->notify_path);
+        safe_close(g->retire_fd);
+        if (g->retire_path)
+                (void) unlink(g->retire_path);
+        free(g->retire_path);
         node_ipc_reader_done(&g->ipc);
         free(g->app_status);
         free(g->failure);
@@ -99,6 +103,18 @@ static bool sender_is_of_generation(const Generation *g, const struct ucred *ucr
         return pgid > 0 && pgid == g->pid;
 }
 
+/* fds that came with a notification: closed unless taken. */
+typedef struct FdList {
+        int fds[16];
+        size_t n;
+} FdList;
+
+static void fd_list_close(FdList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                safe_close(l->fds[i]);
+        l->n = 0;
+}
+
 static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Generation *g = userdata;
         _cleanup_free_ char *buf = NULL;
@@ -116,6 +132,7 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         struct ucred *ucred = NULL;
         NotifyMessage m = {};
         ssize_t size, n;
+        _cleanup_(fd_list_close) FdList received = {};
 
         /* An I/O handler that returns an error is disabled by sd-event for good: every
          * error here is logged and the handler goes on. Size the buffer to the datagram,
@@ -145,10 +162,17 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                     c->cmsg_len == CMSG_LEN(sizeof(struct ucred)))
                         ucred = (struct ucred *) CMSG_DATA(c);
                 else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                        /* fds are not for us: close them. */
-                        int *fds = (int *) CMSG_DATA(c);
-                        for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-                                safe_close(fds[i]);
+                        /* One fd, with X_SOCKD_PARK=1 from the preload, is a connection
+                         * to keep; every other is closed below. */
+                        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                        for (size_t i = 0; i < k; i++) {
+                                int f;
+                                memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+                                if (received.n < ELEMENTSOF(received.fds))
+                                        received.fds[received.n++] = f;
+                                else
+                                        safe_close(f);
+                        }
                 }
 
         if (!sender_is_of_generation(g, ucred)) {
@@ -185,6 +209,11 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         g->number, (int) g->pid);
         /* READY=1 from the app (Ready=notify) or from the preload when the app listens
          * (Ready=listen); node-ipc apps say it on their channel. */
+        /* From the preload: a connection the draining app closed, for us to keep. */
+        if (m.sockd_park && received.n == 1) {
+                worker_park_connection(g->worker, received.fds[0]);
+                received.n = 0;
+        }
         if (m.ready && g->state == GENERATION_STARTING && g->worker->opts.ready != READY_NODE_IPC)
                 worker_on_generation_ready(g);
         notify_message_done(&m);
@@ -326,6 +355,33 @@ static void generation_remove_gate(Generation *g) {
                 (void) unlink(g->gate_path);
                 g->gate_path = mfree(g->gate_path);
         }
+}
+
+/* ---- retirement: what the preload checks before it hands a connection over ---- */
+
+/* One byte in a file of the worker's runtime directory, which every process of the
+ * generation maps (the preload does, at start): '1' once the generation is retired by a
+ * swap. The preload reads it on every close() the app makes, so it must cost a load from
+ * memory, not a system call. */
+static int generation_make_retire_flag(Generation *g) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&g->retire_path, "%s/retired.%" PRIu64, g->worker->runtime_dir, g->number) < 0)
+                return -ENOMEM;
+        fd = open(g->retire_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (write(fd, "0", 1) != 1)
+                return errno > 0 ? -errno : -EIO;
+        g->retire_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static void generation_mark_retired(Generation *g) {
+        if (g->retire_fd >= 0 && pwrite(g->retire_fd, "1", 1, 0) != 1)
+                log_gen_errno(LOG_WARNING, negative_errno(), g->number,
+                              "Failed to mark generation %" PRIu64 " retired, its idle connections are closed as it "
+                              "closes them: %m", g->number);
 }
 
 /* ---- readiness: Node's IPC channel ---- */
@@ -526,6 +582,8 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
                         PUSHF("SOCKD_PRELOAD_NOTIFY=%s", g->notify_path);
                 if (g->gate_path)
                         PUSHF("SOCKD_GATE=%s", g->gate_path);
+                if (g->retire_path)
+                        PUSHF("SOCKD_RETIRED=%s", g->retire_path);
         }
         if (ipc_fd >= 0) {
                 PUSHF("NODE_CHANNEL_FD=%d", SD_LISTEN_FDS_START + 1);
@@ -563,6 +621,11 @@ static int generation_start(Generation *g) {
                 r = generation_make_gate(g);
                 if (r < 0)
                         return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the readiness gate: %m");
+        }
+        if (w->relay) {
+                r = generation_make_retire_flag(g);
+                if (r < 0)
+                        return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the retirement flag: %m");
         }
         if (w->opts.ready == READY_NODE_IPC) {
                 int sv[2];
@@ -633,6 +696,7 @@ int worker_spawn(Worker *w, bool held, Generation **ret) {
                 .notify_fd = -EBADF,
                 .ipc_fd = -EBADF,
                 .gate_fd = -EBADF,
+                .retire_fd = -EBADF,
                 .state = GENERATION_STARTING,
                 .started_usec = now_usec(CLOCK_REALTIME),
                 .held = held,
@@ -678,6 +742,10 @@ void generation_stop(Generation *g) {
                 return;
         g->stop_requested = true;
         generation_set_state(g, GENERATION_EVENT_STOP);
+        /* Retired by a swap: a newer generation takes what its idle connections bring.
+         * Not when the worker stops: nothing would. */
+        if (!w->stopping)
+                generation_mark_retired(g);
 
         r = w->opts.ready == READY_NODE_IPC ? generation_send_ipc(g, "shutdown") : -EOPNOTSUPP;
         if (r >= 0)

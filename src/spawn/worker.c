@@ -426,6 +426,7 @@ Worker *worker_free(Worker *w) {
                 w->generations = g->next;
                 generation_free(g);
         }
+        worker_free_relays(w);
         worker_close_control(w);
         sd_bus_message_unref(w->swap_request);
         sd_event_source_disable_unref(w->backoff_source);
@@ -489,6 +490,14 @@ static int worker_check_preload(Worker *w) {
                 return WORKER_EXIT_CONFIG;
         }
         w->use_preload = true;
+        /* Connections a draining app closes are kept and relayed through a new
+         * connection to the socket (worker-relay.c): only if we may connect to it. With
+         * a dynamic user, the socket is root's (socket units cannot own a dynamic user)
+         * and the app's closes stay as they are. */
+        w->relay = w->opts.socket_path && access(w->opts.socket_path, W_OK) >= 0;
+        if (!w->relay)
+                log_debug("Cannot connect to '%s' (%m): connections the app closes while it drains are not relayed.",
+                          w->opts.socket_path ?: "(no socket path)");
         return 0;
 }
 

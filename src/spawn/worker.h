@@ -35,6 +35,7 @@
 /* The signals sockdctl sends are in worker-status.h, beside the StatusText they answer in. */
 
 typedef struct Worker Worker;
+typedef struct Relay Relay;
 
 typedef struct Generation {
         Worker *worker;
@@ -62,6 +63,9 @@ typedef struct Generation {
         int *gate_connections;
         size_t n_gate_connections;
         bool gate_open;
+        /* SOCKD_RETIRED: '1' once a swap retired it (worker-relay.c) */
+        int retire_fd;
+        char *retire_path;
         sd_event_source *ipc_source;
         int notify_fd;
         char *notify_path;
@@ -120,6 +124,8 @@ struct Worker {
         char *app_runtime_dir; /* shared by the app's workers: the suspension */
         bool runtime_dir_owned; /* made by us (no systemd): removed at exit */
         bool use_preload;       /* the app's program can load it, and it is there */
+        bool relay;             /* we can connect to our socket: draining apps' idle
+                                 * connections are kept and relayed (worker-relay.c) */
 
         sd_event *event;
         sd_event_source *backoff_source;
@@ -144,10 +150,19 @@ struct Worker {
         sd_bus **connections;
         size_t n_connections;
 
+        /* Connections draining apps closed, kept open and relayed (worker-relay.c). */
+        Relay *relays;
+        unsigned n_relays;
+        uint64_t last_relay;
+
         unsigned crashes;
         bool stopping;
         int exit_status;
 };
+
+/* worker-relay.c: connections a draining app closed, kept and relayed. */
+void worker_park_connection(Worker *w, int fd);
+void worker_free_relays(Worker *w);
 
 /* worker.c: the worker's life, its persisted state, its StatusText. */
 int worker_new(WorkerOptions *opts, int listen_fd, const char *fd_name, Worker **ret);

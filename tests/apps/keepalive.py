@@ -1,0 +1,75 @@
+#!/usr/bin/python3
+"""An HTTP/1.1 keep-alive server that knows nothing of sockd, and stops the way uvicorn,
+Puma and Node >= 19 do: on SIGTERM it closes its listening socket, closes every
+connection it holds idle at once, lets the busy ones finish their answer, then exits.
+
+  KEEPALIVE_BIND=HOST:PORT   bind that TCP address (with Listen=); else serve fd 3
+  KEEPALIVE_SLOW=SECONDS     take that long over an answer whose path is /slow
+
+Every answer: "pid=PID path=PATH body=N", with Content-Length, keep-alive."""
+import asyncio
+import os
+import signal
+import socket
+import sys
+
+idle = set()
+busy = set()
+stopping = False
+
+
+async def serve(reader, writer):
+    idle.add(writer)
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            idle.discard(writer)
+            busy.add(writer)
+            lines = head.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1]
+            length = 0
+            for line in lines[1:]:
+                if line.lower().startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            body = await reader.readexactly(length) if length else b""
+            if path == "/slow":
+                await asyncio.sleep(float(os.environ.get("KEEPALIVE_SLOW", "1")))
+            text = ("pid=%d path=%s body=%d\n" % (os.getpid(), path, len(body))).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
+            await writer.drain()
+            busy.discard(writer)
+            if stopping:
+                break  # a busy connection, done: closed after its answer
+            idle.add(writer)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        idle.discard(writer)
+        busy.discard(writer)
+        writer.close()
+
+
+async def main():
+    global stopping
+    bind = os.environ.get("KEEPALIVE_BIND")
+    if bind:
+        host, port = bind.rsplit(":", 1)
+        server = await asyncio.start_server(serve, host, int(port))
+    else:
+        server = await asyncio.start_server(serve, sock=socket.socket(fileno=3))
+    print("keepalive[pid %d]: serving" % os.getpid(), flush=True)
+    done = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
+    await done.wait()
+    stopping = True
+    server.close()
+    for w in list(idle):
+        w.close()  # what uvicorn and Node do: idle ones go at once
+    print("keepalive[pid %d]: closed %d idle connections" % (os.getpid(), len(idle)), flush=True)
+    while busy:
+        await asyncio.sleep(0.05)
+    print("keepalive[pid %d]: stopped" % os.getpid(), flush=True)
+
+
+asyncio.run(main())
+sys.exit(0)
