@@ -16,9 +16,13 @@ packages=(
         dbus-user-session
         # the Debian package is built and installed by the integration suite
         debhelper dpkg-dev fakeroot bash-completion
+        # real servers nobody here wrote, run unmodified (tests/integration/test-realapps.sh)
+        python3-uvicorn gunicorn puma ruby-rack
 )
-# Node is the runtime of the node-ipc test app; keep a Node that is already there.
+# Node is the runtime of the node-ipc test app and of Express (from the npm registry);
+# keep a Node and npm that are already there.
 command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
