@@ -96,6 +96,42 @@ START_TEST(test_length_not_nul) {
 }
 END_TEST
 
+/* ---- json_object_member: a member of a canonical object ---- */
+
+START_TEST(test_object_member) {
+        static const struct {
+                const char *json, *key, *value; /* value NULL: -ENOENT */
+        } cases[] = {
+                { "{\"type\":\"online\"}", "type", "\"online\"" },
+                { "{ \"data\": {\"id\": \"1\", \"pid\": 42, \"type\": \"inner\"}, \"type\": \"online\" }", "type", "\"online\"" },
+                { "{\"a\":[1,{\"type\":\"x\"},\"]}\"],\"type\":null}", "type", "null" },
+                { "{\"a\":\"\\\"type\\\":1\",\"b\":2}", "type", NULL }, /* "type" inside a string is no member */
+                { "{\"type\":1.5e3}", "type", "1500" },
+                { "{\"types\":1}", "type", NULL },
+                { "{}", "type", NULL },
+                { "{\"z\":{\"type\":1}}", "type", NULL }, /* nested only */
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *canonical = NULL, *value = NULL;
+
+                ck_assert_int_eq(json_canonicalize(cases[i].json, strlen(cases[i].json), &canonical), 0);
+                if (cases[i].value) {
+                        ck_assert_msg(json_object_member(canonical, cases[i].key, &value) == 0, "%s", cases[i].json);
+                        ck_assert_str_eq(value, cases[i].value);
+                } else
+                        ck_assert_msg(json_object_member(canonical, cases[i].key, &value) == -ENOENT, "%s", cases[i].json);
+        }
+        {
+                _cleanup_free_ char *value = NULL;
+                ck_assert_int_eq(json_object_member("\"online\"", "type", &value), -EBADMSG);
+                ck_assert_int_eq(json_object_member("[1]", "type", &value), -EBADMSG);
+                ck_assert_int_eq(json_object_member("{\"type\"", "type", &value), -EBADMSG);
+                ck_assert_int_eq(json_object_member("{\"type\":", "type", &value), -EBADMSG);
+        }
+}
+END_TEST
+
 Suite *json_suite(void) {
         Suite *s = suite_create("json");
         TCase *tc = tcase_create("canonical");
@@ -104,6 +140,7 @@ Suite *json_suite(void) {
         tcase_add_loop_test(tc, test_not_json, 0, (int) ELEMENTSOF(bad_cases));
         tcase_add_test(tc, test_depth);
         tcase_add_test(tc, test_length_not_nul);
+        tcase_add_test(tc, test_object_member);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -712,6 +712,34 @@ process.on('message', (m) => { if (m === 'shutdown') server.close(() => process.
         s.stop()
     t.done()
 
+# ---- nodesockd's envelopes: {type: 'online', data}, answered with {type: 'shutdown'} ----
+if node:
+    t = Test("nodesockd")
+    app = os.path.join(t.dir, "nsd.js")
+    with open(app, "w") as f:
+        f.write("""
+const http = require('http');
+const server = http.createServer((q, r) => r.end(`pid=${process.pid} id=${process.env.NODESOCKD_WORKER_ID} ` +
+                                                 `app=${process.env.NODESOCKD_APP_NAME} path=${process.env.NODESOCKD_SOCKET_PATH}\\n`));
+process.on('message', (m) => {
+  console.log('nsd: got ' + JSON.stringify(m));
+  if (m && m.type === 'shutdown') { process.channel.unref(); server.close(); }
+});
+server.listen(process.env.NODESOCKD_SOCKET_PATH, () =>
+  process.send({ type: 'online', data: { id: process.env.NODESOCKD_WORKER_ID, pid: process.pid, suspended: false } }));
+""")
+    path = os.path.join(t.dir, "nsd.sock")
+    s = t.shim(ready="node-ipc", app=[node, app], with_preload=True, extra=["--listen=unix:" + path, "--worker=0"])
+    check(s.wait_status(lambda i: serving_gen(i) == 1), "an app that says {type: 'online', data: {...}} is ready", s.log())
+    reply = t.get()
+    check("id=0 app=ptest path=%s" % path in reply, "and got nodesockd's environment, its socket path adopted", reply)
+    s.kill(signal.SIGHUP)
+    check(s.wait_log('nsd: got {"type":"shutdown"}') and s.wait_log("Generation 1 (pid") and
+          s.wait_status(lambda i: serving_gen(i) == 2 and not i["draining"]),
+          "a swap sends the old generation {type: 'shutdown'}, which it understands, and it exits", s.log())
+    s.stop()
+    t.done()
+
 # ---- Listen=auto; Listen=unix with chmod, stat and unlink of the path ----
 t = Test("listen-auto")
 port = free_port()

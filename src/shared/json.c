@@ -303,3 +303,81 @@ int json_canonicalize(const char *s, size_t len, char **ret) {
         *ret = TAKE_PTR(buf);
         return 0;
 }
+
+/* Skips one value of canonical text at @p (no blanks); NULL if it is cut short. */
+static const char *skip_canonical_value(const char *p) {
+        unsigned depth = 0;
+        bool in_string = false;
+
+        for (; *p; p++) {
+                if (in_string) {
+                        if (*p == '\\') {
+                                if (!*++p)
+                                        return NULL;
+                        } else if (*p == '"') {
+                                in_string = false;
+                                if (depth == 0)
+                                        return p + 1;
+                        }
+                        continue;
+                }
+                switch (*p) {
+                case '"':
+                        in_string = true;
+                        break;
+                case '{':
+                case '[':
+                        depth++;
+                        break;
+                case '}':
+                case ']':
+                        if (depth == 0)
+                                return p; /* the end of the enclosing object */
+                        if (--depth == 0)
+                                return p + 1;
+                        break;
+                case ',':
+                        if (depth == 0)
+                                return p;
+                        break;
+                }
+        }
+        return depth == 0 && !in_string ? p : NULL;
+}
+
+int json_object_member(const char *canonical, const char *key, char **ret) {
+        _cleanup_free_ char *want = NULL;
+        size_t want_len;
+        const char *p = canonical;
+
+        if (!canonical || *p != '{')
+                return -EBADMSG;
+        if (asprintf(&want, "\"%s\":", key) < 0)
+                return -ENOMEM;
+        want_len = strlen(want);
+        p++;
+        while (*p == '"') {
+                const char *value, *end;
+
+                /* The key, with its quotes: canonical keys are escaped as put_string()
+                 * writes them, so a plain key compares as text. */
+                end = skip_canonical_value(p);
+                if (!end || *end != ':')
+                        return -EBADMSG;
+                value = end + 1;
+                end = skip_canonical_value(value);
+                if (!end || end == value)
+                        return -EBADMSG;
+                if ((size_t) (value - p) == want_len && memcmp(p, want, want_len) == 0) {
+                        char *v = strndup(value, end - value);
+                        if (!v)
+                                return -ENOMEM;
+                        *ret = v;
+                        return 0;
+                }
+                if (*end != ',')
+                        break;
+                p = end + 1;
+        }
+        return -ENOENT;
+}

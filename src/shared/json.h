@@ -14,3 +14,8 @@
  * otherwise. Blanks around the value are allowed. -EBADMSG if @s is not exactly one
  * JSON value (or a string holds \u0000), -E2BIG if it nests too deep. */
 int json_canonicalize(const char *s, size_t len, char **ret);
+
+/* The canonical text of member @key (plain ASCII, no quotes or backslashes) of the
+ * canonical JSON object @canonical (as json_canonicalize() writes it). -ENOENT if it has
+ * none, -EBADMSG if @canonical is not an object. */
+int json_object_member(const char *canonical, const char *key, char **ret);

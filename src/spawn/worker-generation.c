@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 
+#include "json.h"
 #include "log.h"
 #include "macro.h"
 #include "notify-msg.h"
@@ -386,6 +387,13 @@ static void generation_mark_retired(Generation *g) {
 
 /* ---- readiness: Node's IPC channel ---- */
 
+/* Is @msg an object whose "type" is @value (both canonical JSON)? */
+static bool ipc_is_envelope_of(const char *msg, const char *value) {
+        _cleanup_free_ char *type = NULL;
+
+        return msg[0] == '{' && value[0] == '"' && json_object_member(msg, "type", &type) >= 0 && streq(type, value);
+}
+
 static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Generation *g = userdata;
         char buf[4096]; /* a read chunk; lines are reassembled in g->ipc */
@@ -436,6 +444,12 @@ static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
                 if (msg && streq(msg, g->worker->opts.ready_message)) {
                         if (g->state == GENERATION_STARTING)
                                 worker_on_generation_ready(g);
+                } else if (msg && ipc_is_envelope_of(msg, g->worker->opts.ready_message)) {
+                        /* nodesockd's worker library: {type: 'online', data: {...}}. The
+                         * app speaks in envelopes, so it is answered in them. */
+                        g->ipc_envelope = true;
+                        if (g->state == GENERATION_STARTING)
+                                worker_on_generation_ready(g);
                 } else
                         log_gen(LOG_DEBUG, g->number, "Ignoring an IPC message from pid %d.", (int) g->pid);
         }
@@ -450,6 +464,16 @@ int generation_send_ipc(Generation *g, const char *message) {
 
         if (!line)
                 return -ENOMEM;
+        if (g->ipc_envelope) {
+                /* {"type":"shutdown"}, as nodesockd's library expects it. */
+                char *enveloped;
+
+                line[strlen(line) - 1] = 0; /* the newline */
+                if (asprintf(&enveloped, "{\"type\":%s}\n", line) < 0)
+                        return -ENOMEM;
+                free(line);
+                line = enveloped;
+        }
         if (g->ipc_fd < 0)
                 return -ENOTCONN;
         n = send(g->ipc_fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -552,6 +576,17 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
         PUSHF("SOCKD_WORKER=%u", w->opts.worker);
         PUSHF("SOCKD_GENERATION=%" PRIu64, g->number);
         PUSHF("SOCKD_SOCKET=%s", strempty(w->opts.socket_path));
+        if (w->opts.ready == READY_NODE_IPC) {
+                /* What nodesockd's worker library reads (nodesockd.id, .suspended; its
+                 * .socketPath is what Listen=unix: names), so that its apps run as they
+                 * are. */
+                PUSHF("NODESOCKD_WORKER_ID=%u", w->opts.worker);
+                PUSHF("NODESOCKD_APP_NAME=%s", w->opts.app);
+                if (g->held)
+                        PUSHF("NODESOCKD_SUSPENDED=true");
+                if (w->opts.listen && strncmp(w->opts.listen, "unix:", 5) == 0)
+                        PUSHF("NODESOCKD_SOCKET_PATH=%s", w->opts.listen + 5);
+        }
         if (g->held) {
                 PUSHF("SOCKD_SUSPENDED=1");
                 PUSHF("SOCKD_RESUME_SIGNAL=%s", w->opts.ready == READY_NODE_IPC ? "ipc:resume" : "SIGUSR2");
@@ -749,8 +784,8 @@ void generation_stop(Generation *g) {
 
         r = w->opts.ready == READY_NODE_IPC ? generation_send_ipc(g, "shutdown") : -EOPNOTSUPP;
         if (r >= 0)
-                log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent 'shutdown'.",
-                        g->number, (int) g->pid);
+                log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent 'shutdown'%s.",
+                        g->number, (int) g->pid, g->ipc_envelope ? " (as {\"type\":\"shutdown\"}, as nodesockd does)" : "");
         else if (r == -EOPNOTSUPP)
                 log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent %s.",
                         g->number, (int) g->pid, signal_name(w->opts.stop_signal));

@@ -80,6 +80,7 @@ typedef struct Generation {
         bool killed;
         bool held;          /* started with SOCKD_SUSPENDED=1 and not resumed yet */
         bool spoof_reported; /* a foreign sender on its notify socket was logged */
+        bool ipc_envelope;   /* it said ready as {"type": ...} (nodesockd): so are our messages */
 } Generation;
 
 /* What a swap does once its new generation is ready. */

@@ -2,7 +2,8 @@
 /* json_canonicalize() on arbitrary bytes, as an app's IPC line or a ReadyMessage= value.
  * Besides memory errors: a result is itself canonical (canonicalizing it again gives the
  * same text), holds no raw control character, and is refused with the documented codes
- * only. */
+ * only; json_object_member() on it finds a member that is itself canonical JSON, or says
+ * why not. */
 #include <errno.h>
 #include <string.h>
 
@@ -25,5 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_check(r == 0 || r == -ENOMEM);
         if (r == 0)
                 fuzz_check(streq(again, out));
+
+        _cleanup_free_ char *member = NULL, *member_again = NULL;
+        r = json_object_member(out, "type", &member);
+        fuzz_check(r == 0 || r == -ENOENT || r == -EBADMSG || r == -ENOMEM);
+        fuzz_check(r != -EBADMSG || out[0] != '{');
+        if (r == 0) {
+                r = json_canonicalize(member, strlen(member), &member_again);
+                fuzz_check(r == 0 || r == -ENOMEM);
+                if (r == 0)
+                        fuzz_check(streq(member_again, member));
+        }
         return 0;
 }

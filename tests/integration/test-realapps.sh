@@ -52,14 +52,14 @@ ct_boot
 sockd_install "$build" "$src"
 mkdir -p "$CT_BASE/root/srv"
 cp -a "$express" "$CT_BASE/root/srv/express"
-for f in asgi_app.py wsgi_app.py config.ru ipc-ready.js; do
+for f in asgi_app.py wsgi_app.py config.ru ipc-ready.js nodesockd-app.js; do
 	ct_write "/srv/apps/$f" 0644 <"$src/tests/apps/$f"
 done
 
 # The configs a user writes for these apps, as README's "Run an app as it is" shows them:
 # each app runs as a user of its own, which owns its sockets, so that sockd-spawn can
 # relay the connections the app closes while it drains.
-for app in express uvicorn-fd uvicorn-port gunicorn puma ipc-ready; do
+for app in express uvicorn-fd uvicorn-port gunicorn puma ipc-ready nodesockd; do
 	ct useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$app"
 done
 ct_write /etc/sockd/express.conf <<EOF
@@ -120,9 +120,20 @@ ReadyMessage={"ready":true}
 Workers=2
 User=ipc-ready
 EOF
+ct_write /etc/sockd/nodesockd.conf <<EOF
+; an app written for nodesockd: server.listen(nodesockd.socketPath), reportOnline(),
+; on('shutdown'), suspendMiddleware; the path is any, the bind of it is adopted
+[App]
+Exec=$node /srv/apps/nodesockd-app.js
+Listen=unix:/run/nodesockd/app.sock
+Ready=node-ipc
+Suspend=hold
+Workers=2
+User=nodesockd
+EOF
 ct systemctl daemon-reload
 
-apps=(${REALAPPS_ONLY:-express uvicorn-fd uvicorn-port gunicorn puma ipc-ready})
+apps=(${REALAPPS_ONLY:-express uvicorn-fd uvicorn-port gunicorn puma ipc-ready nodesockd})
 specs=()
 for app in "${apps[@]}"; do
 	[[ " ${specs[*]} " == *" $app:2 "* ]] || specs+=("$app:2")
@@ -136,7 +147,7 @@ worker_pid() {
 
 declare -A port=([express]=3000 [uvicorn-port]=8000 [ipc-ready]=4000)
 declare -A says=([express]=express [uvicorn-fd]=uvicorn [uvicorn-port]=uvicorn [gunicorn]=gunicorn [puma]=puma
-	[ipc-ready]=ipc-ready)
+	[ipc-ready]=ipc-ready [nodesockd]=nodesockd)
 summary=()
 for app in "${apps[@]}"; do
 	echo "# ---- $app"
@@ -148,7 +159,7 @@ for app in "${apps[@]}"; do
 	ct systemctl start "$app.target"
 
 	reply=$(ct curl -sf -m 10 "http://127.0.0.1:8080/$app/w0/")
-	assert_match "$reply" "^app=${says[$app]} pid=[0-9]+ ip=(127\\.0\\.0\\.1|::ffff:127\\.0\\.0\\.1|-) " "$app: served, unmodified, through nginx: $reply"
+	assert_match "$reply" "^app=${says[$app]} pid=[0-9]+ ip=(127\\.0\\.0\\.1|::ffff:127\\.0\\.0\\.1|-|undefined) " "$app: served, unmodified, through nginx: $reply"
 	if [[ -n ${port[$app]-} ]]; then
 		assert_match "$reply" " ip=(::ffff:)?127\\.0\\.0\\.1 port=${port[$app]} " \
 			"$app: its peers are loopback, its socket has the port it bound"
@@ -182,6 +193,25 @@ for app in "${apps[@]}"; do
 	assert_eq "$(ct journalctl -b --no-pager -o cat -u "$app@*.service" | grep -c 'bound .* (Listen=) and got' || true)" \
 		"$(if [[ -n $(ct sed -n 's/^Listen=//p' "/etc/sockd/$app.conf") ]]; then echo 6; else echo 0; fi)" \
 		"$app: every generation (2 workers x 3) adopted its bind, or none without Listen="
+	if [[ $app == nodesockd ]]; then
+		# nodesockd's suspended restart: the new generation starts held
+		# (nodesockd.suspended, its suspendMiddleware), and 'resume' releases it.
+		before=$(worker_pid "$app" 0)
+		ct sockdctl -q restart --suspended "$app"
+		ct_sh "curl -sf -m 30 http://127.0.0.1:8080/$app/w0/ >/run/held-$app.txt 2>&1 &"
+		sleep 1
+		assert_eq "$(ct cat "/run/held-$app.txt")" "" "$app: a request during the suspension is held by nodesockd's middleware"
+		ct sockdctl -q resume "$app"
+		ct_sh 'while pgrep -x curl >/dev/null; do sleep 0.1; done'
+		reply=$(ct cat "/run/held-$app.txt")
+		assert_match "$reply" "^app=nodesockd pid=[0-9]+ " "$app: after resume the held request is answered"
+		held_by=$(sockd_field pid "$reply")
+		if [[ -n $held_by && $held_by != "$before" && $held_by == "$(worker_pid "$app" 0)" ]]; then
+			ok "$app: by the new generation, which serves from then on"
+		else
+			fail "$app: by the new generation, which serves from then on ($before -> $held_by)"
+		fi
+	fi
 	ct systemctl stop "$app.target" "$app@0.socket" "$app@1.socket"
 done
 
