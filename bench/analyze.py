@@ -221,7 +221,7 @@ def build_report(raw_path, meta_path, md_path):
     # ---- 1. request path
     S = "s1"
     names = meta.get("s1_names", {})
-    conts = [c for c in ("a", "a_sb", "b", "c") if R.vals(S, "http", c, "rps")]
+    conts = [c for c in ("a", "a_sb", "b", "c", "d") if R.vals(S, "http", c, "rps")]
     if conts:
         o("## 1. Request path: nginx -> 3 Node workers")
         o()
@@ -240,13 +240,26 @@ def build_report(raw_path, meta_path, md_path):
                ("b/a' req/s (same sandbox on both)", "b", "a_sb", "rps"),
                ("a'/a req/s (the worker sandbox alone)", "a_sb", "a", "rps"),
                ("**a/c** req/s (UNIX vs TCP)", "a", "c", "rps"),
-               ("a/c CPU per request", "a", "c", "cpu_us_per_req")]
+               ("a/c CPU per request", "a", "c", "cpu_us_per_req"),
+               ("**d/b** req/s (Listen= vs fd 3: the preload adopting the bind)", "d", "b", "rps"),
+               ("d/b CPU per request", "d", "b", "cpu_us_per_req"),
+               ("**d/a** req/s (Listen= vs the app on its own socket)", "d", "a", "rps"),
+               ("d/a CPU per request", "d", "a", "cpu_us_per_req")]
         rows = [[n, fr(R.ratio(S, "http", x, y, m))] for n, x, y, m in rat if R.vals(S, "http", x, m) and R.vals(S, "http", y, m)]
         R.table(["ratio", "median (range over rounds)"], rows)
         shim = R.med(S, "http", "b", "shim_cpu_ms")
         if shim is not None:
             o("CPU time of the three sockd-spawn shims during a (b) wrk run: median %.0f ms in total "
               "(tick resolution 10 ms): the shim is not on the request path." % shim)
+            o()
+        rss = R.vals(S, "preload", "d", "rss_kib")
+        if rss:
+            v = sorted(rss.values())
+            o("The preload library's added RSS per app process (d): %s KiB (resident pages of its own "
+              "mappings and of the retirement flag it maps, from /proc/PID/smaps, each of the %d "
+              "workers; target <= 64 KiB). In (b) and (d) the preload is loaded; it wraps no read or "
+              "write: what it wraps runs once per connection (accept, socket options) or per close." % (
+                  ", ".join("%d" % x for x in v), len(v)))
             o()
     if R.vals(S, "echo1", "unix", "lps"):
         o("### Line echo without nginx")

@@ -151,6 +151,16 @@ Suspend=$4
 EOF
 }
 sockd_app fast 3 0 queue
+# (d) the same app binding its own TCP port, adopted by sockd (Listen=, the preload)
+ct_write /etc/sockd/listen.conf <<EOF
+[App]
+Exec=$node $share/app.js
+Environment=BENCH_LISTEN=tcp:127.0.0.1:9200
+Listen=tcp:127.0.0.1:9200
+Workers=3
+Ready=node-ipc
+StopTimeoutSec=10s
+EOF
 sockd_app slow 3 1000 queue
 sockd_app hold 3 0 hold
 sockd_app queue 3 0 queue
@@ -237,7 +247,7 @@ EOF
 		'events { worker_connections 8192; }' 'worker_rlimit_nofile 20000;' 'http {' '    access_log off;' \
 		'    proxy_http_version 1.1;' '    proxy_set_header Connection "";' '    proxy_read_timeout 120s;' \
 		'    proxy_next_upstream error timeout http_502;'
-	for app in fast slow hold queue hold1 queue1; do
+	for app in fast slow hold queue hold1 queue1 listen; do
 		ct sockdctl nginx "$app" | grep -v '^ *#'
 	done
 	up() { # NAME SERVER...
@@ -253,7 +263,7 @@ EOF
 	up pm2fast 127.0.0.1:9300
 	up pm2slow 127.0.0.1:9301
 	printf '    server {\n        listen 127.0.0.1:8080 backlog=4096;\n'
-	for l in fast slow hold queue hold1 queue1 a a_sb c pm2fast pm2slow; do
+	for l in fast slow hold queue hold1 queue1 listen a a_sb c pm2fast pm2slow; do
 		printf '        location /%s/ { proxy_pass http://%s; proxy_next_upstream_tries 3; }\n' "$l" "$l"
 	done
 	printf '    }\n}\n'
@@ -284,22 +294,28 @@ nginx_pids() { ct pgrep -x nginx | tr '\n' ' '; }
 
 # ================================================================== 1. request path
 if want 1; then
-	say "1. Request path: wrk through nginx to (a) own UNIX socket, (a') same + worker sandbox, (b) sockd, (c) TCP; $r_http rounds of ${duration}s"
+	say "1. Request path: wrk through nginx to (a) own UNIX socket, (a') same + worker sandbox, (b) sockd, (c) TCP, (d) sockd Listen=; $r_http rounds of ${duration}s"
 	ct systemctl start bench-a@{0,1,2} bench-s@{0,1,2} bench-c@{0,1,2}
-	wait_http http://127.0.0.1:8080/{a,a_sb,fast,c}/
+	ct sockdctl -q start listen
+	wait_http http://127.0.0.1:8080/{a,a_sb,fast,c,listen}/
 	declare -A apids
 	apids[a]=$(pids_of bench-a@{0,1,2}) apids[a_sb]=$(pids_of bench-s@{0,1,2}) apids[c]=$(pids_of bench-c@{0,1,2})
-	apids[b]=$(sockd_app_pids fast)
+	apids[b]=$(sockd_app_pids fast) apids[d]=$(sockd_app_pids listen)
 	shims=$(pids_of fast@{0,1,2})
 	ngx=$(nginx_pids)
-	declare -A loc=([a]=a [a_sb]=a_sb [b]=fast [c]=c)
+	declare -A loc=([a]=a [a_sb]=a_sb [b]=fast [c]=c [d]=listen)
+	# What the preload adds to each app process: the resident pages of its own mappings
+	# (code, data) and of the one-byte retirement flag it maps, from smaps.
+	for p in ${apids[d]}; do
+		rec s1 preload d rss_kib "$p" "$(ct awk '/^[0-9a-f]+-[0-9a-f]+ / { m = ($6 ~ /libsockd-preload|\/retired\./) } m && /^Rss:/ { s += $2 } END { print s + 0 }' /proc/$p/smaps)"
+	done
 	# listen backlog (ss: Send-Q of a listening socket) vs Backlog= of the socket unit
 	rec s1 backlog b configured 1 "$(ct systemctl show -P Backlog fast@0.socket)"
 	rec s1 backlog b effective 1 "$(ct ss -xlH | awk '$5 == "/run/fast/fast.0.sock" { print $4 }')"
 	rec s1 backlog a effective 1 "$(ct ss -xlH | awk '$5 == "/run/bench-a/0/app.sock" { print $4 }')"
 	# warm-up: JIT, connection pools
-	for c in a a_sb b c; do ct wrk -t2 -c32 -d1s "http://127.0.0.1:8080/${loc[$c]}/" >/dev/null; done
-	order=(a a_sb b c)
+	for c in a a_sb b c d; do ct wrk -t2 -c32 -d1s "http://127.0.0.1:8080/${loc[$c]}/" >/dev/null; done
+	order=(a a_sb b c d)
 	for ((r = 1; r <= r_http; r++)); do
 		line=""
 		for c in "${order[@]}"; do
@@ -319,6 +335,7 @@ if want 1; then
 		order=("${order[@]:1}" "${order[0]}") # rotate who goes first
 	done
 	ct systemctl stop bench-a@{0,1,2} bench-s@{0,1,2} bench-c@{0,1,2}
+	ct sockdctl -q stop listen
 
 	say "1b. Line echo, no nginx: UNIX vs UNIX under sockd vs TCP, 1 and 10 clients, $echo_lines lines each, $r_echo rounds"
 	ct systemctl start bench-echo-unix bench-echo-tcp
@@ -585,7 +602,8 @@ meta = {
     "load_before": "$load_before", "load_after": "$load_after",
     "wall": "%d min %d s" % ($wall // 60, $wall % 60),
     "s1_names": {"a": "(a) own UNIX socket, no supervisor", "a_sb": "(a') own UNIX socket, sockd's worker sandbox",
-                 "b": "(b) sockd: systemd socket + sockd-spawn", "c": "(c) loopback TCP"},
+                 "b": "(b) sockd: systemd socket + sockd-spawn, app on fd 3", "c": "(c) loopback TCP",
+                 "d": "(d) sockd Listen=: the app binds tcp:127.0.0.1:9200 itself, the preload gives it the socket"},
     "s1_desc": "The same Node app (bench/app.js: plain http, ~20-byte body), 3 workers on 2 CPUs, behind one nginx "
                "(2 workers, upstream keep-alive as 'sockdctl nginx' prints it). wrk -t2 -c32 -d${duration}s --latency "
                "inside the container, $r_http rounds, contenders in rotating order. (a) and (c) run as plain "
