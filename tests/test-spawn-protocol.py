@@ -676,6 +676,18 @@ check(s.wait_status(lambda i: serving_gen(i) == 2), "then generation 2 serves", 
 s.stop()
 t.done()
 
+# ---- the gate in asyncio's event loop (epoll), on fd 3 ----
+t = Test("gate-asyncio")
+s = t.shim(app=[sys.executable, keepalive], with_preload=True, env={"KEEPALIVE_BOOT": "1.5"})
+check(s.wait_log("keepalive[pid"), "an asyncio app on fd 3 listens at once and answers 503 for 1.5 s", s.log())
+c = ka_connect(t)
+early = ka_request(c)
+c.close()
+check(early.startswith("pid=") and "booting" not in early,
+      "asyncio: a request made while it boots is answered once it is ready, not with a 503", early + s.log())
+s.stop()
+t.done()
+
 # ---- the gate in Node's event loop (epoll), on fd 3, and Listen= with a port ----
 if node:
     t = Test("gate-node")

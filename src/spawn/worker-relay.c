@@ -33,9 +33,11 @@
 #include "worker.h"
 
 #define RELAY_BUFFER_SIZE (16U * 1024U)
-/* Each relay holds two fds: far below the shim's fd limit. An app that hands over more
- * gets its connections closed, as it asked. */
-#define RELAYS_MAX 1024U
+/* Each relay holds two fds: well below the shim's soft fd limit (1024), which the app
+ * inherits and select()-based apps need as it is. nginx keeps far fewer idle
+ * connections per upstream server. An app that hands over more gets its connections
+ * closed, as it asked. */
+#define RELAYS_MAX 256U
 /* Longer than nginx's upstream keepalive_timeout that sockdctl nginx prints (5 s): nginx
  * closes an idle connection first. A connection nobody writes to in that time is
  * closed, and a request whose answer the app never wrote gets its error then. */
@@ -57,6 +59,9 @@ struct Relay {
         int back;  /* to the app, -1 between connections */
         sd_event_source *front_source, *back_source, *idle_source;
         RelayBuffer to_back, to_front;
+        /* Bytes sent to the app since its last byte: the request it has not answered
+         * (nginx sends one request at a time on a connection). */
+        uint64_t unanswered;
 };
 
 static Relay *relay_free(Relay *r) {
@@ -146,6 +151,16 @@ static int relay_connect(Relay *r) {
         return 0;
 }
 
+/* Does @p start like an HTTP/1 request line: a method (upper-case token), a space, a
+ * target? nginx speaks HTTP/1 to its upstreams and writes a request line whole. */
+static bool looks_like_request_line(const uint8_t *p, size_t len) {
+        size_t i = 0;
+
+        while (i < len && i < 20 && p[i] >= 'A' && p[i] <= 'Z')
+                i++;
+        return i >= 3 && i + 1 < len && p[i] == ' ' && p[i + 1] > ' ' && p[i + 1] < 0x7f;
+}
+
 /* Drops the connection to the app (what it answered is still sent on); the relay waits
  * for nginx's next request. */
 static void relay_detach(Relay *r) {
@@ -153,6 +168,7 @@ static void relay_detach(Relay *r) {
         r->back = safe_close(r->back);
         r->to_front.eof = r->to_front.shut = false;
         r->to_back.shut = false;
+        r->unanswered = 0;
 }
 
 /* Moves what it can from @src through @b to @dst. 1 if something moved, 0 if not, <0 on
@@ -172,6 +188,8 @@ static int relay_move(Relay *r, int src, RelayBuffer *b, bool to_back) {
                         b->start = 0;
                         b->end = (size_t) n;
                         progress = 1;
+                        if (!to_back)
+                                r->unanswered = 0;
                 } else if (n == 0) {
                         b->eof = true;
                         progress = 1;
@@ -180,7 +198,13 @@ static int relay_move(Relay *r, int src, RelayBuffer *b, bool to_back) {
         }
         if (b->start < b->end) {
                 if (to_back && r->back < 0) {
-                        int q = relay_connect(r);
+                        int q;
+
+                        /* What starts a connection to the app must be a request, not the
+                         * rest of one the app had begun to read before it closed. */
+                        if (!looks_like_request_line(b->data + b->start, b->end - b->start))
+                                return -EBADMSG;
+                        q = relay_connect(r);
                         if (q < 0)
                                 return q;
                 }
@@ -189,6 +213,8 @@ static int relay_move(Relay *r, int src, RelayBuffer *b, bool to_back) {
                 if (n > 0) {
                         b->start += (size_t) n;
                         progress = 1;
+                        if (to_back)
+                                r->unanswered += (uint64_t) n;
                 } else if (n < 0 && errno != EAGAIN && errno != EINTR)
                         return negative_errno();
         }
@@ -245,8 +271,14 @@ static Relay *relay_by_peer(Worker *w, int fd) {
         uint64_t id;
         int n;
 
+        struct ucred cred = {};
+        socklen_t clen = sizeof cred;
+
         if (getpeername(fd, &peer.sa, &len) < 0 || peer.un.sun_family != AF_UNIX ||
             len <= offsetof(struct sockaddr_un, sun_path) + 1 || peer.un.sun_path[0] != 0)
+                return NULL;
+        /* A name anyone could bind: that the peer is this process is what counts. */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.pid != getpid())
                 return NULL;
         n = snprintf(prefix, sizeof prefix, RELAY_NAME_PREFIX "%d:", (int) getpid());
         len -= offsetof(struct sockaddr_un, sun_path) + 1;
@@ -292,9 +324,10 @@ static int relay_take_back(Relay *r, int fd) {
                         break;
                 got += (size_t) n;
         }
-        if (got > 0 && r->to_front.start < r->to_front.end) {
-                /* The app wrote part of an answer and left a request unread: nothing
-                 * sane to do with either; end it as the app did. */
+        if (got != r->unanswered) {
+                /* The app read (some of) a request and left without an answer: it is the
+                 * app's to fail, as it would have without us; resending it could run it
+                 * twice. End the connection as the app did. */
                 free(data);
                 return -EPROTO;
         }

@@ -5,6 +5,8 @@ connection it holds idle at once, lets the busy ones finish their answer, then e
 
   KEEPALIVE_BIND=HOST:PORT   bind that TCP address (with Listen=); else serve fd 3
   KEEPALIVE_SLOW=SECONDS     take that long over an answer whose path is /slow
+  KEEPALIVE_BOOT=SECONDS     answer 503 for that long after it listens, then say READY=1
+                             on $NOTIFY_SOCKET if there is one (an app that warms up)
 
 Every answer: "pid=PID path=PATH body=N", with Content-Length, keep-alive."""
 import asyncio
@@ -16,6 +18,7 @@ import sys
 idle = set()
 busy = set()
 stopping = False
+booting = False
 
 
 async def serve(reader, writer):
@@ -34,8 +37,9 @@ async def serve(reader, writer):
             body = await reader.readexactly(length) if length else b""
             if path == "/slow":
                 await asyncio.sleep(float(os.environ.get("KEEPALIVE_SLOW", "1")))
-            text = ("pid=%d path=%s body=%d\n" % (os.getpid(), path, len(body))).encode()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(text), text))
+            text = ("pid=%d path=%s body=%d%s\n" % (os.getpid(), path, len(body), " booting" if booting else "")).encode()
+            writer.write(b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n%s" % (
+                b"503 Service Unavailable" if booting else b"200 OK", len(text), text))
             await writer.drain()
             busy.discard(writer)
             if stopping:
@@ -50,7 +54,7 @@ async def serve(reader, writer):
 
 
 async def main():
-    global stopping
+    global stopping, booting
     bind = os.environ.get("KEEPALIVE_BIND")
     if bind:
         host, port = bind.rsplit(":", 1)
@@ -58,6 +62,15 @@ async def main():
     else:
         server = await asyncio.start_server(serve, sock=socket.socket(fileno=3))
     print("keepalive[pid %d]: serving" % os.getpid(), flush=True)
+    boot = float(os.environ.get("KEEPALIVE_BOOT", "0"))
+    if boot > 0:
+        booting = True
+        await asyncio.sleep(boot)
+        booting = False
+        if os.environ.get("NOTIFY_SOCKET"):
+            n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            n.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+            n.close()
     done = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
     await done.wait()
