@@ -33,7 +33,7 @@ done
 ct_nginx_start "$(sockd_nginx_conf_apps hello:3 hello-py:2 hello-c:2)"
 
 for app in hello hello-py hello-c; do
-	assert_match "$(ct curl -sf "http://127.0.0.1:8080/$app/")" "^app=$app worker=[0-9] generation=1 " "$app: served through nginx"
+	assert_match "$(ct curl -sf -m 30 "http://127.0.0.1:8080/$app/")" "^app=$app worker=[0-9] generation=1 " "$app: served through nginx"
 
 	ct_sh "wrk -t2 -c16 -d5s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/$app/ >/run/wrk-$app.txt 2>&1 &"
 	sleep 1
