@@ -658,7 +658,7 @@ def build_reading(raw_path, meta_path, out_path):
               "releases what it holds), queue after it (nothing runs while suspended; the new generation "
               "starts at resume, so the held requests wait for its start-up too). %d of %d held requests were "
               "answered with 200, %d before the resume. 'restart --suspended' itself returns once the old "
-              "generation has exited, which can take up to nginx's keepalive_timeout (5 s) while nginx keeps "
+              "generation has exited, which can take up to nginx's keepalive_timeout (4 s) while nginx keeps "
               "idle connections to it open." % (ok, n, early))
         L.append(t)
 

@@ -255,7 +255,7 @@ EOF
 		shift
 		printf '    upstream %s {\n' "$name"
 		for s; do printf '        server %s max_fails=0;\n' "$s"; done
-		printf '        keepalive 24;\n        keepalive_timeout 5s;\n    }\n' # = sockdctl's 8 per worker x 3
+		printf '        keepalive 24;\n        keepalive_timeout 4s;\n    }\n' # = sockdctl's 8 per worker x 3
 	}
 	up a unix:/run/bench-a/{0,1,2}/app.sock
 	up a_sb unix:/run/bench-s/{0,1,2}/app.sock

@@ -55,7 +55,7 @@ http {
         server unix:/run/hello/hello.1.sock max_fails=0;
         server unix:/run/hello/hello.2.sock max_fails=0;
         keepalive 32;
-        keepalive_timeout 5s;
+        keepalive_timeout 4s;
     }
     server {
         listen 127.0.0.1:8080;

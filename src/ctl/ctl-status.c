@@ -314,10 +314,10 @@ int verb_nginx(sd_bus *bus, char **args) {
                  * rotation for fail_timeout (10 s), which would fail every request. */
                 printf("    server unix:%s max_fails=0;\n", a.workers[i].socket_path);
         printf("    # Reused connections; nginx closes idle ones after keepalive_timeout, which\n"
-               "    # must stay below the app's own idle timeout, so the app never closes a\n"
-               "    # connection nginx is about to reuse.\n"
+               "    # must stay below the app's own idle timeout (Node's and uvicorn's: 5 s), so\n"
+               "    # the app never closes a connection nginx is about to reuse.\n"
                "    keepalive %u;\n"
-               "    keepalive_timeout 5s;\n"
+               "    keepalive_timeout 4s;\n"
                "}\n"
                "\n"
                "# In your server {} block:\n"

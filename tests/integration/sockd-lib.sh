@@ -53,17 +53,17 @@ http {
         server unix:/run/myapp/myapp.1.sock max_fails=0;
         server unix:/run/myapp/myapp.2.sock max_fails=0;
         keepalive 32;
-        keepalive_timeout 5s;
+        keepalive_timeout 4s;
     }
     upstream nodeapp {
         server unix:/run/nodeapp/nodeapp.0.sock max_fails=0;
         server unix:/run/nodeapp/nodeapp.1.sock max_fails=0;
         keepalive 32;
-        keepalive_timeout 5s;
+        keepalive_timeout 4s;
     }
 EOF2
 		for i in 0 1 2; do
-			printf '    upstream myapp_w%d { server unix:/run/myapp/myapp.%d.sock max_fails=0; keepalive 16; keepalive_timeout 5s; }\n' "$i" "$i"
+			printf '    upstream myapp_w%d { server unix:/run/myapp/myapp.%d.sock max_fails=0; keepalive 16; keepalive_timeout 4s; }\n' "$i" "$i"
 		done
 		cat <<'EOF2'
     server {
@@ -150,7 +150,7 @@ sockd_nginx_conf_apps() {
 			app=${spec%%:*} n=${spec##*:}
 			ct sockdctl nginx "$app"
 			for ((i = 0; i < n; i++)); do
-				printf '    upstream %s_w%d { server unix:/run/%s/%s.%d.sock max_fails=0; keepalive 8; keepalive_timeout 5s; }\n' \
+				printf '    upstream %s_w%d { server unix:/run/%s/%s.%d.sock max_fails=0; keepalive 8; keepalive_timeout 4s; }\n' \
 					"$app" "$i" "$app" "$app" "$i"
 			done
 		done

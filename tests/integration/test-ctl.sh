@@ -58,7 +58,7 @@ ct systemctl daemon-reload
 snippet=$(ct sockdctl nginx web)
 assert_match "$snippet" $'upstream web \\{\n    server unix:/run/web/web.0.sock max_fails=0;\n    server unix:/run/web/web.1.sock max_fails=0;\n    server unix:/run/web/web.2.sock max_fails=0;\n' \
 	"sockdctl nginx web: an upstream of the three worker sockets with max_fails=0"
-assert_match "$snippet" 'keepalive_timeout 5s;' "with keep-alive settings"
+assert_match "$snippet" 'keepalive_timeout 4s;' "with keep-alive settings"
 ct_nginx_start "$(sockd_nginx_conf_apps web:3 held:2 nodehold:2)"
 
 # ---- start, list, status ----
