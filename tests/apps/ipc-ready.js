@@ -6,6 +6,7 @@
 const http = require('http');
 
 let ready = false;
+let port; // read once it listens: server.address() is null once it is closed
 const server = http.createServer((req, res) => {
   let length = 0;
   req.on('data', (chunk) => { length += chunk.length; });
@@ -17,11 +18,12 @@ const server = http.createServer((req, res) => {
     }
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end(`app=ipc-ready pid=${process.pid} ip=${req.socket.remoteAddress} ` +
-            `port=${server.address().port} method=${req.method} body=${length}\n`);
+            `port=${port} method=${req.method} body=${length}\n`);
   });
 });
 
 server.listen(4000, () => {
+  port = server.address().port;
   // The cache warm-up, say: the server already accepts connections.
   setTimeout(() => {
     ready = true;

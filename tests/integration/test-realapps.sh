@@ -189,6 +189,11 @@ for app in "${apps[@]}"; do
 	ct journalctl -b --no-pager -o cat -u "$CT_NGINX_UNIT" --since "@$since" | grep -E '\[error\]' | grep -F "/run/$app/" |
 		sed -E 's/^[0-9/: ]+\[error\] [0-9#]+: \*[0-9]+ //; s/, client: .*(request: "[A-Z]+)[^"]*".*upstream: "([^"]*)".*/ (\1 via \2)/' |
 		sort | uniq -c | sort -rn | head -n 5 | sed "s/^/# $app: nginx: /" || true
+	# And, when some failed, what sockd, the app and nginx said meanwhile, in order.
+	if ! ct grep -q '^sockd: requests=[1-9][0-9]* non2xx=0 connect=0 read=0 write=0 timeout=0 ' "/run/wrk-$app.txt"; then
+		ct journalctl -b --no-pager -o short-precise -u "$app@*.service" -u "$CT_NGINX_UNIT" -u init.scope --since "@$since" |
+			grep -vE 'is ready\.$|bound .* \(Listen=\)' | cut -c1-300 | tail -n 80 | sed "s/^/# $app: journal: /" || true
+	fi
 	sockd_assert_wrk_clean "/run/wrk-$app.txt" "$app: reload and restart under load"
 	assert_eq "$(ct journalctl -b --no-pager -o cat -u "$app@*.service" | grep -c 'bound .* (Listen=) and got' || true)" \
 		"$(if [[ -n $(ct sed -n 's/^Listen=//p' "/etc/sockd/$app.conf") ]]; then echo 6; else echo 0; fi)" \
