@@ -593,6 +593,14 @@ def ka_request(c, path="/", body=b""):
     """One request on a keep-alive connection; its answer's body, or 'error: ...'."""
     try:
         c.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
+    except OSError as e:
+        return "error: %s" % e
+    return ka_answer(c)
+
+
+def ka_answer(c):
+    """The body of the next answer on a keep-alive connection, or 'error: ...'."""
+    try:
         data = b""
         while b"\r\n\r\n" not in data:
             d = c.recv(4096)
@@ -655,6 +663,32 @@ while fd_count(s.p.pid) > fds_before and time.time() < deadline:
     time.sleep(0.1)
 check(fd_count(s.p.pid) <= fds_before, "when the client closes them, the relays are gone, no fd left behind",
       "%d fds, %d before" % (fd_count(s.p.pid), fds_before))
+s.stop()
+t.done()
+
+# ---- relays: what a generation hands over right before it exits is kept too ----
+t = Test("relay-exit")
+port = free_port()
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, keepalive], with_preload=True,
+           env={"KEEPALIVE_BIND": "127.0.0.1:%d" % port, "KEEPALIVE_STOP_STALL": "1"})
+check(s.wait_status(lambda i: serving_gen(i) == 1), "an app that exits as soon as it closed its idle connections", s.log())
+conns = [ka_connect(t) for _ in range(40)]
+first = [ka_request(c) for c in conns]
+pid1 = sockd_pid(first[0])
+check(pid1 and all(a.startswith("pid=%s " % pid1) for a in first), "40 keep-alive connections to generation 1", first[0])
+s.kill(signal.SIGHUP)
+check(s.wait_log("Stopping generation 1"), "a swap: generation 1 is asked to stop, and stalls for 1 s", s.log())
+# Sent while it stalls: it closes all 40 unread, hands them over and exits at once, with
+# the last of them still queued on its notify socket.
+for c in conns:
+    c.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nlast")
+answers = [ka_answer(c) for c in conns]
+for c in conns:
+    c.close()
+pids = {sockd_pid(a) for a in answers}
+check(all(a.startswith("pid=") and "body=4" in a for a in answers) and pid1 not in pids,
+      "every request is answered by generation 2: none of the connections it handed over on its way out is lost",
+      "\n".join(sorted(set(answers)))[:2000] + s.log())
 s.stop()
 t.done()
 

@@ -35,6 +35,7 @@ int log_internal(int level, int error, uint64_t generation, const char *fmt, ...
 #define log_warning(...) log_internal(LOG_WARNING, 0, 0, __VA_ARGS__)
 #define log_error(...) log_internal(LOG_ERR, 0, 0, __VA_ARGS__)
 #define log_debug_errno(error, ...) log_internal(LOG_DEBUG, (error), 0, __VA_ARGS__)
+#define log_notice_errno(error, ...) log_internal(LOG_NOTICE, (error), 0, __VA_ARGS__)
 #define log_warning_errno(error, ...) log_internal(LOG_WARNING, (error), 0, __VA_ARGS__)
 #define log_error_errno(error, ...) log_internal(LOG_ERR, (error), 0, __VA_ARGS__)
 #define log_oom() log_internal(LOG_ERR, -ENOMEM, 0, "Out of memory.")

@@ -116,8 +116,10 @@ static void fd_list_close(FdList *l) {
         l->n = 0;
 }
 
-static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Generation *g = userdata;
+/* Reads and handles one datagram from the generation's notify socket: 1 if there was
+ * one, 0 if none was queued. */
+static int generation_read_notification(Generation *g) {
+        int fd = g->notify_fd;
         _cleanup_free_ char *buf = NULL;
         union {
                 struct cmsghdr cmsghdr;
@@ -148,7 +150,7 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (!buf) {
                 log_oom();
                 (void) recv(fd, NULL, 0, MSG_DONTWAIT); /* drop it rather than spin on it */
-                return 0;
+                return 1;
         }
         iov = (struct iovec) { .iov_base = buf, .iov_len = size + 1 };
         n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -177,18 +179,30 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
 
         if (!sender_is_of_generation(g, ucred)) {
+                /* A connection handed over by a process of the app that is gone by now
+                 * (a pre-fork worker its master has reaped) is still to be kept: only our
+                 * user can reach this socket, and keeping a connection makes nothing look
+                 * ready. Nothing else such a sender says counts. */
+                if (ucred && ucred->uid == geteuid() && received.n == 1 && notify_message_parse(buf, n, &m) >= 0 &&
+                    m.sockd_park) {
+                        worker_park_connection(g->worker, received.fds[0]);
+                        received.n = 0;
+                        notify_message_done(&m);
+                        return 1;
+                }
+                notify_message_done(&m);
                 if (!g->spoof_reported)
                         log_gen(LOG_WARNING, g->number,
                                 "Ignoring a notification on the socket of generation %" PRIu64 " from pid %d, which is "
                                 "not of that generation (pid %d and its process group).",
                                 g->number, ucred ? (int) ucred->pid : 0, (int) g->pid);
                 g->spoof_reported = true;
-                return 0;
+                return 1;
         }
 
         if (notify_message_parse(buf, n, &m) < 0) {
                 log_gen(LOG_WARNING, g->number, "Ignoring a malformed notification from pid %d.", (int) ucred->pid);
-                return 0;
+                return 1;
         }
         if (m.status) {
                 free(g->app_status);
@@ -218,7 +232,22 @@ static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdat
         if (m.ready && g->state == GENERATION_STARTING && g->worker->opts.ready != READY_NODE_IPC)
                 worker_on_generation_ready(g);
         notify_message_done(&m);
-        return 0;
+        return 1;
+}
+
+static int on_notify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        (void) generation_read_notification(userdata);
+        return 0; /* never an error: sd-event would disable the source for good */
+}
+
+/* Before a generation that is gone is forgotten: what it sent last is still queued on
+ * its notify socket, and closing that socket would close the connections it handed
+ * over on its way out (an app that exits right after it closed its idle connections),
+ * each a request failing with a reset. */
+void generation_drain_notifications(Generation *g) {
+        for (unsigned i = 0; g->notify_fd >= 0 && i < 4096; i++)
+                if (generation_read_notification(g) <= 0)
+                        break;
 }
 
 static int generation_open_notify(Generation *g) {
@@ -864,6 +893,7 @@ void worker_reap_children(Worker *w) {
                 }
                 if (!g->group_alive) {
                         log_gen(LOG_DEBUG, g->number, "Generation %" PRIu64 " is gone.", g->number);
+                        generation_drain_notifications(g);
                         worker_forget(w, g);
                 }
         }

@@ -38,7 +38,7 @@
  * connections per upstream server. An app that hands over more gets its connections
  * closed, as it asked. */
 #define RELAYS_MAX 256U
-/* Longer than nginx's upstream keepalive_timeout that sockdctl nginx prints (5 s): nginx
+/* Longer than nginx's upstream keepalive_timeout that sockdctl nginx prints (4 s): nginx
  * closes an idle connection first. A connection nobody writes to in that time is
  * closed, and a request whose answer the app never wrote gets its error then. */
 #define RELAY_IDLE_USEC (10 * USEC_PER_SEC)
@@ -97,8 +97,13 @@ static int relay_pump(Relay *r);
 
 static int on_relay_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Relay *r = userdata;
+        int q;
 
-        if (relay_pump(r) <= 0)
+        q = relay_pump(r);
+        if (q < 0)
+                /* A request nginx may see fail: worth a line, and rare. */
+                log_notice_errno(q, "Relay %" PRIu64 ": ended on an error: %m", r->id);
+        if (q <= 0)
                 relay_free(r);
         return 0; /* never an error: sd-event would disable the source for good */
 }
@@ -352,15 +357,17 @@ void worker_park_connection(Worker *w, int fd) {
         r = relay_by_peer(w, c);
         if (r) {
                 q = relay_take_back(r, c);
-                if (q < 0 || relay_pump(r) <= 0) {
-                        if (q < 0)
-                                log_debug_errno(q, "Relay %" PRIu64 ": cannot go on: %m", r->id);
+                if (q >= 0)
+                        q = relay_pump(r);
+                if (q < 0)
+                        log_notice_errno(q, "Relay %" PRIu64 ": the app handed its connection back; cannot go on: %m",
+                                         r->id);
+                if (q <= 0)
                         relay_free(r);
-                }
                 return;
         }
         if (w->n_relays >= RELAYS_MAX || !w->opts.socket_path) {
-                log_debug("Not keeping a connection the app closed: %u kept already.", w->n_relays);
+                log_notice("Not keeping a connection the app closed: %u kept already.", w->n_relays);
                 return;
         }
 
@@ -389,6 +396,9 @@ void worker_park_connection(Worker *w, int fd) {
         }
         (void) sd_event_source_set_enabled(r->idle_source, SD_EVENT_ON);
         /* A request may be there already: the app closed it unread. */
-        if (relay_pump(r) <= 0)
+        q = relay_pump(r);
+        if (q < 0)
+                log_notice_errno(q, "Relay %" PRIu64 ": cannot relay what the app left unread: %m", r->id);
+        if (q <= 0)
                 relay_free(r);
 }

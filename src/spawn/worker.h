@@ -184,6 +184,7 @@ void worker_log_last_words(void);
 int worker_spawn(Worker *w, bool held, Generation **ret);
 void generation_stop(Generation *g);
 void generation_kill(Generation *g);
+void generation_drain_notifications(Generation *g);
 int generation_send_ipc(Generation *g, const char *message);
 int generation_arm_timer(Generation *g, usec_t timeout);
 /* The generation may serve: its processes' event loops get the socket (the preload). */

@@ -7,6 +7,9 @@ connection it holds idle at once, lets the busy ones finish their answer, then e
   KEEPALIVE_SLOW=SECONDS     take that long over an answer whose path is /slow
   KEEPALIVE_BOOT=SECONDS     answer 503 for that long after it listens, then say READY=1
                              on $NOTIFY_SOCKET if there is one (an app that warms up)
+  KEEPALIVE_STOP_STALL=SECONDS on SIGTERM, block that long before it closes its idle
+                             connections: requests sent meanwhile are closed unread, and it
+                             exits right after
 
 Every answer: "pid=PID path=PATH body=N", with Content-Length, keep-alive."""
 import asyncio
@@ -14,6 +17,7 @@ import os
 import signal
 import socket
 import sys
+import time
 
 idle = set()
 busy = set()
@@ -75,6 +79,7 @@ async def main():
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
     await done.wait()
     stopping = True
+    time.sleep(float(os.environ.get("KEEPALIVE_STOP_STALL", "0")))  # blocks the loop: nothing is read
     server.close()
     for w in list(idle):
         w.close()  # what uvicorn and Node do: idle ones go at once
