@@ -149,6 +149,27 @@ elif [[ -s $mandir/sockd.conf.5 ]]; then
 	done <<<"$keys"
 fi
 
+# ---- sockdctl exits with the status its EXIT STATUS gives for usage errors ----
+while IFS='|' read -r args says; do
+	# shellcheck disable=SC2086 # the arguments are words on purpose
+	out=$("$build/src/ctl/sockdctl" $args 2>&1 >/dev/null)
+	rc=$?
+	if [[ $rc == 2 && $out == *"$says"* ]]; then
+		ok "sockdctl $args: exit 2 (EXIT STATUS: a usage error), '$says'"
+	else
+		not_ok "sockdctl $args: exit $rc, not 2 with '$says': $out"
+	fi
+done <<'EOF2'
+--user -H host status app|--user cannot be combined with -H or -M.
+--user -M box status app|--user cannot be combined with -H or -M.
+|No command given
+frobnicate|Unknown command 'frobnicate'
+restart|'restart' needs an app name
+--bogus status|unrecognized option '--bogus'
+EOF2
+grep -qF -- '\-\-user' <<<"$(sed -n '/^\.SH "EXIT STATUS"/,/^\.SH/p' "$src/man/sockdctl.1.in")" ||
+	not_ok "sockdctl.1's EXIT STATUS no longer says what --user with -H does"
+
 # ---- the pages render without warnings ----
 if command -v man >/dev/null && man --help 2>&1 | grep -q -- --warnings; then
 	lint() { LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$1" 2>&1 >/dev/null; }

@@ -7,6 +7,7 @@ sends through KillUnit.
 
 Usage: test-spawn-protocol.py SOCKD_SPAWN SOURCE_DIR PRELOAD   (no root needed)"""
 import os
+import re
 import resource
 import shutil
 import signal
@@ -225,6 +226,18 @@ check(s.wait_status(lambda i: "serving" in i and i["serving"].endswith("...)")),
 s.kill(signal.SIGHUP)
 check(s.wait_status(lambda i: serving_gen(i) == 2), "and the shim's own status still gets through: the next swap shows",
       s.status[:300])
+check(s.stop() == 0, "stops cleanly", s.log())
+t.done()
+
+# ---- WatchdogSec= on the worker: the app sees a watchdog meant for it, its pings go on ----
+t = Test("watchdog")
+s = t.shim(env={"WATCHDOG_USEC": "30000000"})
+check(s.wait_log("watchdog usec="), "with WATCHDOG_USEC on the worker, the app is told of the watchdog", s.log())
+m = re.search(r"protoapp\[gen 1 pid (\d+)\]: watchdog usec=(\d+) pid=(\S+)", s.log())
+check(m and m.group(2) == "30000000" and m.group(3) == m.group(1),
+      "WATCHDOG_USEC passes through and WATCHDOG_PID is the app's own pid (sd_watchdog_enabled(3) says yes)", s.log())
+check(s.wait(lambda: any(b"WATCHDOG=1" in n for n in s.notifications)),
+      "the serving generation's WATCHDOG=1 is relayed to the worker's NOTIFY_SOCKET", repr(s.notifications[-5:]))
 check(s.stop() == 0, "stops cleanly", s.log())
 t.done()
 

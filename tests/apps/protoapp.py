@@ -134,6 +134,10 @@ if slow is not None:
 if flag("hang", 0) is None:
     notify("READY=1\nSTATUS=protoapp ready")
     log("ready")
+    if os.environ.get("WATCHDOG_USEC"):
+        # What sd_watchdog_enabled(3) reads, then one ping.
+        log("watchdog usec=%s pid=%s" % (os.environ["WATCHDOG_USEC"], os.environ.get("WATCHDOG_PID")))
+        notify("WATCHDOG=1")
 else:
     log("serving, but never ready on purpose")
 big = flag("big-status", 5000)
