@@ -85,7 +85,8 @@ class Shim:
         self.p = subprocess.Popen(cmd, env=e, preexec_fn=child, close_fds=False,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         t.runs.append(self)
-        threading.Thread(target=self._read_output, daemon=True).start()
+        self.reader = threading.Thread(target=self._read_output, daemon=True)
+        self.reader.start()
         threading.Thread(target=self._read_notify, daemon=True).start()
 
     def _read_output(self):
@@ -142,11 +143,14 @@ class Shim:
 
     def exit_status(self, timeout=30):
         try:
-            return self.p.wait(timeout)
+            rc = self.p.wait(timeout)
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
-            return None
+            rc = None
+        # Its last lines may still be in the pipe: read them before anyone looks.
+        self.reader.join(5)
+        return rc
 
     def stop(self):
         if self.p.poll() is None:
@@ -690,7 +694,8 @@ first = [ka_request(c) for c in conns]
 pid1 = sockd_pid(first[0])
 check(pid1 and all(a.startswith("pid=%s " % pid1) for a in first), "40 keep-alive connections to generation 1", first[0])
 s.kill(signal.SIGHUP)
-check(s.wait_log("Stopping generation 1"), "a swap: generation 1 is asked to stop, and stalls for 1 s", s.log())
+check(s.wait_log("keepalive[pid %s]: stalling" % pid1), "a swap: generation 1 is asked to stop, and stalls for 1 s",
+      s.log())
 # Sent while it stalls: it closes all 40 unread, hands them over and exits at once, with
 # the last of them still queued on its notify socket.
 for c in conns:
@@ -702,6 +707,40 @@ pids = {sockd_pid(a) for a in answers}
 check(all(a.startswith("pid=") and "body=4" in a for a in answers) and pid1 not in pids,
       "every request is answered by generation 2: none of the connections it handed over on its way out is lost",
       "\n".join(sorted(set(answers)))[:2000] + s.log())
+s.stop()
+t.done()
+
+# ---- relays: an answer the app wrote just before it handed a relayed connection back ----
+t = Test("relay-answer")
+port = free_port()
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, keepalive], with_preload=True,
+           env={"KEEPALIVE_BIND": "127.0.0.1:%d" % port, "KEEPALIVE_SLOW": "0.5"})
+check(s.wait_status(lambda i: serving_gen(i) == 1), "a keep-alive app serves", s.log())
+conns = [ka_connect(t) for _ in range(20)]
+pid1 = sockd_pid(ka_request(conns[0]))
+for c in conns[1:]:
+    ka_request(c)
+s.kill(signal.SIGHUP)
+check(s.wait_log("Generation 1 (pid %s) exited" % pid1), "a swap: generation 1 hands its 20 idle connections over", s.log())
+second = [ka_request(c) for c in conns]
+pid2 = sockd_pid(second[0])
+check(pid2 and pid2 != pid1 and all(a.startswith("pid=%s " % pid2) for a in second),
+      "all 20 are relayed to generation 2", "\n".join(second[:3]))
+for c in conns:
+    c.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+time.sleep(0.2)
+s.kill(signal.SIGHUP)
+# Generation 2 finishes each slow answer, then closes the connection at once: the answer
+# and the hand-over reach the shim together, in either order.
+slow = [ka_answer(c) for c in conns]
+check(all(a.startswith("pid=%s path=/slow" % pid2) for a in slow),
+      "every answer generation 2 wrote right before it handed its relayed connection back reaches the client",
+      "\n".join(sorted(set(slow)))[:2000] + s.log())
+third = [ka_request(c, "/", b"3") for c in conns]
+check(all(a.startswith("pid=") and sockd_pid(a) not in (pid1, pid2) for a in third),
+      "and every connection goes on: the next requests reach generation 3", "\n".join(sorted(set(third)))[:2000])
+for c in conns:
+    c.close()
 s.stop()
 t.done()
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -313,6 +314,7 @@ static int relay_take_back(Relay *r, int fd) {
         RelayBuffer *b = &r->to_back;
         uint8_t *data;
         size_t pending = b->end - b->start, got = 0;
+        int unread = 0;
         ssize_t n;
 
         data = malloc(RELAY_BUFFER_SIZE);
@@ -328,6 +330,12 @@ static int relay_take_back(Relay *r, int fd) {
                 if (n <= 0)
                         break;
                 got += (size_t) n;
+        }
+        if (r->back >= 0 && ioctl(r->back, FIONREAD, &unread) >= 0 && unread > 0) {
+                /* An answer the relay could not take in yet (nginx reads slowly): dropping
+                 * our end would lose it. End the connection as the app did. */
+                free(data);
+                return -ENOBUFS;
         }
         if (got != r->unanswered) {
                 /* The app read (some of) a request and left without an answer: it is the
@@ -356,6 +364,16 @@ void worker_park_connection(Worker *w, int fd) {
 
         r = relay_by_peer(w, c);
         if (r) {
+                /* What the app wrote before it let go (an answer, then the close) may
+                 * still wait on our end, unread while nginx was slow to take the last
+                 * one: take it in first, so the take-back counts it answered. */
+                q = relay_pump(r);
+                if (q <= 0) {
+                        if (q < 0)
+                                log_notice_errno(q, "Relay %" PRIu64 ": ended on an error: %m", r->id);
+                        relay_free(r);
+                        return;
+                }
                 q = relay_take_back(r, c);
                 if (q >= 0)
                         q = relay_pump(r);

@@ -79,7 +79,10 @@ async def main():
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
     await done.wait()
     stopping = True
-    time.sleep(float(os.environ.get("KEEPALIVE_STOP_STALL", "0")))  # blocks the loop: nothing is read
+    stall = float(os.environ.get("KEEPALIVE_STOP_STALL", "0"))
+    if stall > 0:
+        print("keepalive[pid %d]: stalling for %g s" % (os.getpid(), stall), flush=True)
+        time.sleep(stall)  # blocks the loop: nothing is read meanwhile
     server.close()
     for w in list(idle):
         w.close()  # what uvicorn and Node do: idle ones go at once
