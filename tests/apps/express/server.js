@@ -5,16 +5,18 @@
 const express = require('express');
 
 const app = express();
+let port; // read once it listens: server.address() is null once it is closed
 app.use(express.text({ type: '*/*' }));
 app.use((req, res) => {
   const body = typeof req.body === 'string' ? req.body : '';
   res.type('text/plain').send(
-    `app=express pid=${process.pid} ip=${req.ip} port=${server.address().port} ` +
+    `app=express pid=${process.pid} ip=${req.ip} port=${port} ` +
     `method=${req.method} body=${body.length}\n`);
 });
 
 const server = app.listen(3000, () => {
-  console.log(`Express listening on port ${server.address().port}`);
+  port = server.address().port;
+  console.log(`Express listening on port ${port}`);
 });
 
 process.on('SIGTERM', () => {
