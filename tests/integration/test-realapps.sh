@@ -176,7 +176,13 @@ for app in "${apps[@]}"; do
 	else
 		fail "$app: systemctl reload under load"
 	fi
-	new0=$(worker_pid "$app" 0) new1=$(worker_pid "$app" 1)
+	# Until the old generations have drained, a connection nginx still holds to one (or a
+	# relay that one accepted before it closed its socket) may get its answer: wait.
+	for _ in $(seq 50); do
+		new0=$(worker_pid "$app" 0) new1=$(worker_pid "$app" 1)
+		[[ -n $new0 && -n $new1 && $new0 != "$old0" && $new1 != "$old1" ]] && break
+		sleep 0.2
+	done
 	if [[ -n $new0 && -n $new1 && $new0 != "$old0" && $new1 != "$old1" ]]; then
 		ok "$app: both workers serve a new generation after the reload"
 	else
