@@ -644,10 +644,16 @@ def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def ka_shim(t, **env):
+    """keepalive.py binding a TCP port of its own, adopted with Listen=, ready at listen()."""
+    port = free_port()
+    env["KEEPALIVE_BIND"] = "127.0.0.1:%d" % port
+    return t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, keepalive],
+                  with_preload=True, env=env)
+
+
 t = Test("relay")
-port = free_port()
-s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, keepalive], with_preload=True,
-           env={"KEEPALIVE_BIND": "127.0.0.1:%d" % port})
+s = ka_shim(t)
 check(s.wait_status(lambda i: serving_gen(i) == 1), "a keep-alive app that closes idle connections when it stops serves",
       s.log())
 fds_before = fd_count(s.p.pid)
@@ -685,9 +691,7 @@ t.done()
 
 # ---- relays: what a generation hands over right before it exits is kept too ----
 t = Test("relay-exit")
-port = free_port()
-s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, keepalive], with_preload=True,
-           env={"KEEPALIVE_BIND": "127.0.0.1:%d" % port, "KEEPALIVE_STOP_STALL": "1"})
+s = ka_shim(t, KEEPALIVE_STOP_STALL="1")
 check(s.wait_status(lambda i: serving_gen(i) == 1), "an app that exits as soon as it closed its idle connections", s.log())
 conns = [ka_connect(t) for _ in range(40)]
 first = [ka_request(c) for c in conns]
@@ -712,9 +716,7 @@ t.done()
 
 # ---- relays: an answer the app wrote just before it handed a relayed connection back ----
 t = Test("relay-answer")
-port = free_port()
-s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port], ready="listen", app=[sys.executable, keepalive], with_preload=True,
-           env={"KEEPALIVE_BIND": "127.0.0.1:%d" % port, "KEEPALIVE_SLOW": "0.5"})
+s = ka_shim(t, KEEPALIVE_SLOW="0.5")
 check(s.wait_status(lambda i: serving_gen(i) == 1), "a keep-alive app serves", s.log())
 conns = [ka_connect(t) for _ in range(20)]
 pid1 = sockd_pid(ka_request(conns[0]))
