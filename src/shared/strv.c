@@ -68,3 +68,14 @@ char *strv_join(char *const *l, const char *separator) {
         }
         return out;
 }
+
+char **strv_copy(char *const *l) {
+        char **c = calloc(strv_length(l) + 1, sizeof(char *));
+
+        if (!c)
+                return NULL;
+        for (size_t i = 0; l && l[i]; i++)
+                if (!(c[i] = strdup(l[i])))
+                        return strv_free(c);
+        return c;
+}

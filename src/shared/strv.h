@@ -19,3 +19,9 @@ static inline void strv_freep(char ***l) {
 #define _cleanup_strv_free_ __attribute__((cleanup(strv_freep)))
 
 #define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)
+
+static inline bool strv_isempty(char *const *l) {
+        return !l || !*l;
+}
+/* A deep copy; an empty list for NULL. NULL on OOM. */
+char **strv_copy(char *const *l);

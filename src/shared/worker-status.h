@@ -15,6 +15,9 @@
 #define WORKER_SIGNAL_PREPARE_SUSPENDED (SIGRTMIN + 4)
 #define WORKER_SIGNAL_SUSPEND (SIGRTMIN + 5)
 #define WORKER_SIGNAL_RESUME (SIGRTMIN + 6)
+/* The next ExecReload= (ReloadUnit, which sockdctl sends next) only delivers the unit's
+ * settings as systemd has them loaded now, for the prepare or resume that follows. */
+#define WORKER_SIGNAL_EXPECT_SETTINGS (SIGRTMIN + 7)
 /* Sent to a held Ready=notify app: release the requests you hold. */
 #define WORKER_APP_RESUME_SIGNAL SIGUSR2
 

@@ -20,34 +20,10 @@
 #include "strv.h"
 #include "worker.h"
 
-static WorkerOptions arg_opts = {
-        .workers = 1,
-        .ready = READY_NOTIFY,
-        .ready_timeout = 30 * USEC_PER_SEC,
-        .stop_timeout = 30 * USEC_PER_SEC,
-        .stop_signal = SIGTERM,
-        .backlog = 4096,
-        .suspend = SUSPEND_QUEUE,
-};
-static bool arg_worker_set = false;
-static bool arg_reload = false;
-static bool arg_quiet = false;
-static char *arg_control = NULL;
-
-static void arg_free(void) {
-        free(arg_opts.app);
-        free(arg_opts.socket_path);
-        free(arg_opts.listen);
-        free(arg_opts.preload);
-        free(arg_opts.ready_message);
-        strv_free(arg_opts.environment_files);
-        strv_free(arg_opts.argv);
-        free(arg_control);
-}
-
+static WorkerCommandLine arg_cl = {};
 static int help(void) {
         printf("%s [OPTIONS...] -- COMMAND [ARGS...]\n"
-               "%s --reload [--control=PATH]\n\n"
+               "%s --reload [--control=PATH] [OPTIONS... -- COMMAND [ARGS...]]\n\n"
                "Runs an app on the listening socket passed by systemd (LISTEN_FDS) and swaps\n"
                "it to new generations without closing the socket.\n\n"
                "  -h --help               Show this help\n"
@@ -74,199 +50,15 @@ static int help(void) {
                "                          Fail (and retry with back-off) while PATH does not\n"
                "                          exist: an EnvironmentFile= without '-'\n"
                "     --reload             Ask the running worker to swap to a new generation\n"
-               "                          and wait until it serves or has failed\n"
+               "                          and wait until it serves or has failed; with a\n"
+               "                          command, the new generation runs that command line\n"
+               "                          in this process's environment and directory\n"
                "     --control=PATH       Control socket for --reload\n"
                "                          (default: $RUNTIME_DIRECTORY/control)\n"
                "  -q --quiet              Say nothing on success\n\n"
                "See the sockd-spawn(8) man page for details.\n",
                program_invocation_short_name, program_invocation_short_name);
         return 0;
-}
-
-static int parse_argv(int argc, char *argv[]) {
-        enum {
-                ARG_VERSION = 0x100,
-                ARG_APP,
-                ARG_WORKER,
-                ARG_WORKERS,
-                ARG_READY,
-                ARG_READY_MESSAGE,
-                ARG_READY_TIMEOUT,
-                ARG_STOP_TIMEOUT,
-                ARG_STOP_SIGNAL,
-                ARG_SUSPEND,
-                ARG_SOCKET,
-                ARG_LISTEN,
-                ARG_BACKLOG,
-                ARG_PRELOAD,
-                ARG_ENVIRONMENT_FILE,
-                ARG_RELOAD,
-                ARG_CONTROL,
-        };
-        static const struct option options[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, ARG_VERSION },
-                { "app", required_argument, NULL, ARG_APP },
-                { "worker", required_argument, NULL, ARG_WORKER },
-                { "workers", required_argument, NULL, ARG_WORKERS },
-                { "ready", required_argument, NULL, ARG_READY },
-                { "ready-message", required_argument, NULL, ARG_READY_MESSAGE },
-                { "ready-timeout", required_argument, NULL, ARG_READY_TIMEOUT },
-                { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
-                { "stop-signal", required_argument, NULL, ARG_STOP_SIGNAL },
-                { "suspend", required_argument, NULL, ARG_SUSPEND },
-                { "socket", required_argument, NULL, ARG_SOCKET },
-                { "listen", required_argument, NULL, ARG_LISTEN },
-                { "backlog", required_argument, NULL, ARG_BACKLOG },
-                { "preload", required_argument, NULL, ARG_PRELOAD },
-                { "environment-file", required_argument, NULL, ARG_ENVIRONMENT_FILE },
-                { "reload", no_argument, NULL, ARG_RELOAD },
-                { "control", required_argument, NULL, ARG_CONTROL },
-                { "quiet", no_argument, NULL, 'q' },
-                {}
-        };
-        int c, r;
-
-        /* '+': stop at the first non-option, the app's argv is its own. */
-        while ((c = getopt_long(argc, argv, "+hq", options, NULL)) >= 0)
-                switch (c) {
-                case 'h':
-                        return help();
-                case ARG_VERSION:
-                        puts("sockd " SOCKD_VERSION);
-                        return 0;
-                case ARG_APP:
-                        if (!unit_prefix_is_valid(optarg))
-                                return log_error_errno(-EINVAL, "--app=: '%s' is not a valid app name.", optarg);
-                        free(arg_opts.app);
-                        arg_opts.app = strdup(optarg);
-                        if (!arg_opts.app)
-                                return log_oom();
-                        break;
-                case ARG_WORKER:
-                        r = parse_uint_range(optarg, 0, SOCKD_WORKERS_MAX - 1, &arg_opts.worker);
-                        if (r < 0)
-                                return log_error_errno(r, "--worker=: expected 0..%u, got '%s'.", SOCKD_WORKERS_MAX - 1, optarg);
-                        arg_worker_set = true;
-                        break;
-                case ARG_WORKERS:
-                        r = parse_uint_range(optarg, 1, SOCKD_WORKERS_MAX, &arg_opts.workers);
-                        if (r < 0)
-                                return log_error_errno(r, "--workers=: expected 1..%u, got '%s'.", SOCKD_WORKERS_MAX, optarg);
-                        break;
-                case ARG_READY:
-                        arg_opts.ready = ready_protocol_from_string(optarg);
-                        if (arg_opts.ready < 0)
-                                return log_error_errno(-EINVAL, "--ready=: expected 'notify', 'node-ipc' or 'listen', got '%s'.", optarg);
-                        break;
-                case ARG_READY_MESSAGE:
-                        free(arg_opts.ready_message);
-                        arg_opts.ready_message = NULL;
-                        r = json_canonicalize(optarg, strlen(optarg), &arg_opts.ready_message);
-                        if (r == -ENOMEM)
-                                return log_oom();
-                        if (r < 0)
-                                return log_error_errno(-EINVAL, "--ready-message=: '%s' is not one JSON value.", optarg);
-                        break;
-                case ARG_READY_TIMEOUT:
-                case ARG_STOP_TIMEOUT:
-                        r = parse_duration(optarg, c == ARG_READY_TIMEOUT ? &arg_opts.ready_timeout : &arg_opts.stop_timeout);
-                        if (r < 0)
-                                return log_error_errno(r, "--%s=: '%s' is not a duration.",
-                                                       c == ARG_READY_TIMEOUT ? "ready-timeout" : "stop-timeout", optarg);
-                        break;
-                case ARG_STOP_SIGNAL:
-                        r = parse_stop_signal(optarg, &arg_opts.stop_signal);
-                        if (r < 0)
-                                return log_error_errno(-EINVAL, "--stop-signal=: '%s' is not a signal an app can be "
-                                                       "asked to stop with.", optarg);
-                        break;
-                case ARG_SUSPEND:
-                        arg_opts.suspend = suspend_mode_from_string(optarg);
-                        if (arg_opts.suspend < 0)
-                                return log_error_errno(-EINVAL, "--suspend=: expected 'hold' or 'queue', got '%s'.", optarg);
-                        break;
-                case ARG_SOCKET:
-                        free(arg_opts.socket_path);
-                        arg_opts.socket_path = strdup(optarg);
-                        if (!arg_opts.socket_path)
-                                return log_oom();
-                        break;
-                case ARG_LISTEN: {
-                        ListenSpec spec;
-
-                        if (listen_spec_parse(optarg, &spec) < 0)
-                                return log_error_errno(-EINVAL, "--listen=: '%s' is not tcp:HOST:PORT, unix:PATH or auto.", optarg);
-                        free(arg_opts.listen);
-                        arg_opts.listen = strdup(optarg);
-                        if (!arg_opts.listen)
-                                return log_oom();
-                        break;
-                }
-                case ARG_BACKLOG:
-                        r = parse_uint_range(optarg, 1, 65535, &arg_opts.backlog);
-                        if (r < 0)
-                                return log_error_errno(r, "--backlog=: expected 1..65535, got '%s'.", optarg);
-                        break;
-                case ARG_PRELOAD:
-                        if (!path_is_absolute(optarg))
-                                return log_error_errno(-EINVAL, "--preload=: '%s' is not an absolute path.", optarg);
-                        free(arg_opts.preload);
-                        arg_opts.preload = strdup(optarg);
-                        if (!arg_opts.preload)
-                                return log_oom();
-                        break;
-                case ARG_ENVIRONMENT_FILE:
-                        if (!path_is_absolute(optarg))
-                                return log_error_errno(-EINVAL, "--environment-file=: '%s' is not an absolute path.", optarg);
-                        if (strv_extend(&arg_opts.environment_files, optarg) < 0)
-                                return log_oom();
-                        break;
-                case ARG_RELOAD:
-                        arg_reload = true;
-                        break;
-                case ARG_CONTROL:
-                        free(arg_control);
-                        arg_control = strdup(optarg);
-                        if (!arg_control)
-                                return log_oom();
-                        break;
-                case 'q':
-                        arg_quiet = true;
-                        break;
-                case '?':
-                        return -EINVAL;
-                default:
-                        return log_error_errno(-EINVAL, "Unhandled option '%c'.", c);
-                }
-
-        if (arg_reload) {
-                if (optind < argc)
-                        return log_error_errno(-EINVAL, "--reload takes no command.");
-                return 1;
-        }
-        if (optind >= argc)
-                return log_error_errno(-EINVAL, "No command given: sockd-spawn [OPTIONS...] -- COMMAND [ARGS...]");
-        if (argv[optind][0] != '/')
-                return log_error_errno(-EINVAL, "The command must be an absolute path, got '%s'.", argv[optind]);
-        if (arg_opts.worker >= arg_opts.workers)
-                return log_error_errno(-ERANGE,
-                                       "Worker %u does not exist: the app has %u worker%s (0..%u). "
-                                       "Start only instances that the config's Workers= covers.",
-                                       arg_opts.worker, arg_opts.workers, arg_opts.workers == 1 ? "" : "s",
-                                       arg_opts.workers - 1);
-        for (int i = optind; i < argc; i++)
-                if (strv_extend(&arg_opts.argv, argv[i]) < 0)
-                        return log_oom();
-        if (!arg_opts.app && !(arg_opts.app = strdup("app")))
-                return log_oom();
-        if (arg_opts.ready_message && arg_opts.ready != READY_NODE_IPC)
-                return log_error_errno(-EINVAL, "--ready-message= goes with --ready=node-ipc.");
-        if (!arg_opts.ready_message && !(arg_opts.ready_message = strdup("\"online\"")))
-                return log_oom();
-        if (!arg_opts.preload && !(arg_opts.preload = strdup(SOCKD_PRELOAD_PATH)))
-                return log_oom();
-        return 1;
 }
 
 /* Exactly one listening UNIX stream socket, or a message that says what is wrong. */
@@ -335,20 +127,27 @@ static int take_listen_fd(int *ret_fd, char **ret_name) {
 
 static int run(int argc, char *argv[]) {
         _cleanup_free_ char *fd_name = NULL;
+        WorkerCommandLine first = {};
         Worker *w = NULL;
         int r, fd;
 
         log_setup("sockd-spawn");
 
-        r = parse_argv(argc, argv);
-        if (r <= 0)
+        r = worker_command_line_parse(argc, argv, &arg_cl);
+        if (r < 0)
                 return r;
+        if (arg_cl.help)
+                return help();
+        if (arg_cl.version) {
+                puts("sockd " SOCKD_VERSION);
+                return 0;
+        }
 
-        if (arg_reload) {
+        if (arg_cl.reload) {
                 _cleanup_free_ char *path = NULL;
                 const char *rt = getenv("RUNTIME_DIRECTORY");
 
-                if (!arg_control) {
+                if (!arg_cl.control) {
                         if (!rt)
                                 return log_error_errno(-ENXIO, "--reload needs --control=PATH or $RUNTIME_DIRECTORY.");
                         /* The worker's own directory is the last (and longest) entry:
@@ -356,19 +155,24 @@ static int run(int argc, char *argv[]) {
                         if (asprintf(&path, "%s/" WORKER_CONTROL_SOCKET, strrchr(rt, ':') ? strrchr(rt, ':') + 1 : rt) < 0)
                                 return log_oom();
                 }
-                return worker_reload_client(arg_control ?: path, arg_quiet) < 0 ? -EIO : 0;
+                return worker_reload_client(arg_cl.control ?: path, argc, argv, &arg_cl) < 0 ? -EIO : 0;
         }
 
-        log_set_app(arg_opts.app, arg_worker_set ? (int) arg_opts.worker : -1);
+        log_set_app(arg_cl.opts.app, arg_cl.worker_set ? (int) arg_cl.opts.worker : -1);
 
         r = take_listen_fd(&fd, &fd_name);
         if (r < 0)
                 return r;
 
-        r = worker_new(&arg_opts, fd, fd_name, &w);
+        r = worker_new(&arg_cl.opts, fd, fd_name, &w);
         if (r < 0)
                 return r;
-        r = worker_run(w);
+        /* The first generation's settings come from this command line, as every later
+         * one's comes from the ExecReload= client's: parsed the same way. */
+        r = worker_command_line_parse(argc, argv, &first);
+        if (r >= 0)
+                r = worker_run(w, &first);
+        worker_command_line_done(&first);
         worker_free(w);
         return r;
 }
@@ -376,7 +180,7 @@ static int run(int argc, char *argv[]) {
 int main(int argc, char *argv[]) {
         int r = run(argc, argv);
 
-        arg_free();
+        worker_command_line_done(&arg_cl);
         /* > 0: the worker's exit status (the failed app's, so systemd shows it). */
         return r < 0 ? EXIT_FAILURE : r;
 }

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "macro.h"
+#include "strv.h"
 #include "worker.h"
 
 /* After an accept() error (EMFILE, ENFILE, ENOBUFS...) the connection is still queued and
@@ -55,10 +56,78 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
 }
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        int r = worker_start_swap(userdata, SWAP_RELOAD, m, error);
+        int r = worker_start_swap(userdata, SWAP_RELOAD, NULL, m, error);
 
         /* > 0: the reply comes when the swap is decided. */
         return r < 0 ? r : 1;
+}
+
+/* The refusal of a reload's settings: in the StatusText too, where sockdctl looks. */
+static int refuse_settings(Worker *w, sd_bus_error *error, const char *why) {
+        log_error("Refusing the reload's settings: %s.", why);
+        /* It was the reload sockdctl asked for, if any: the next one swaps again. */
+        w->expect_source = sd_event_source_disable_unref(w->expect_source);
+        worker_set_failure(w, NULL, why);
+        return sd_bus_error_setf(error, WORKER_ERROR_FAILED, "%s", why);
+}
+
+/* ReloadWith(argv, environment, directory): the ExecReload= client's command line,
+ * environment and working directory, which systemd made from the unit as it has it
+ * loaded now. The new generation runs with them. */
+static int method_reload_with(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(worker_command_line_done) WorkerCommandLine cl = {};
+        _cleanup_(settings_unrefp) Settings *settings = NULL;
+        _cleanup_strv_free_ char **argv = NULL, **environment = NULL;
+        _cleanup_free_ char *why = NULL;
+        sd_bus_creds *creds = NULL;
+        Worker *w = userdata;
+        const char *directory;
+        gid_t gid = getgid();
+        uid_t uid = 0;
+        int r;
+
+        r = sd_bus_message_read_strv(m, &argv);
+        if (r >= 0)
+                r = sd_bus_message_read_strv(m, &environment);
+        if (r >= 0)
+                r = sd_bus_message_read(m, "s", &directory);
+        if (r < 0)
+                return r;
+
+        /* The client runs as the unit's User= and Group= now: another group is a Group=
+         * edit, which no new generation of this process can take on. (Another user could
+         * not even connect.) */
+        r = sd_bus_get_owner_creds(sd_bus_message_get_bus(m), SD_BUS_CREDS_UID | SD_BUS_CREDS_GID, &creds);
+        if (r >= 0 && sd_bus_creds_get_uid(creds, &uid) >= 0 && uid != 0)
+                (void) sd_bus_creds_get_gid(creds, &gid);
+        sd_bus_creds_unref(creds);
+        if (gid != getgid()) {
+                if (asprintf(&why, "Group= changed (this worker runs as gid %u, the unit now says gid %u): a new "
+                             "generation cannot apply it, only a new service does ('systemctl restart %s.target' "
+                             "after 'systemctl daemon-reload')", (unsigned) getgid(), (unsigned) gid, w->opts.app) < 0)
+                        return -ENOMEM;
+                return refuse_settings(w, error, why);
+        }
+
+        r = worker_command_line_parse((int) strv_length(argv), argv, &cl);
+        if (r < 0)
+                return refuse_settings(w, error, "the reload's command line is not valid (the journal says why)");
+        r = worker_settings_new(w, &cl, environment, isempty(directory) ? NULL : directory, &settings, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return refuse_settings(w, error, why);
+
+        r = worker_reload_with(w, settings, m, error);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                /* Kept for sockdctl's swap: answered at once. */
+                Generation *serving = worker_serving(w);
+                return sd_bus_reply_method_return(m, "tu", serving ? serving->number : (uint64_t) 0,
+                                                  serving ? (uint32_t) serving->pid : 0);
+        }
+        return 1;
 }
 
 static const sd_bus_vtable worker_vtable[] = {
@@ -72,6 +141,8 @@ static const sd_bus_vtable worker_vtable[] = {
         SD_BUS_PROPERTY("Generations", "a(tusts)", property_get, 0, 0),
         SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("t", generation, "u", pid),
                                 method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReloadWith", SD_BUS_ARGS("as", argv, "as", environment, "s", directory),
+                                SD_BUS_RESULT("t", generation, "u", pid), method_reload_with, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
@@ -217,10 +288,13 @@ void worker_close_control(Worker *w) {
 
 /* ---- ExecReload= ---- */
 
-int worker_reload_client(const char *control_path, bool quiet) {
-        _cleanup_free_ char *address = NULL;
+extern char **environ;
+
+int worker_reload_client(const char *control_path, int argc, char *argv[], const WorkerCommandLine *cl) {
+        _cleanup_free_ char *address = NULL, *directory = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL, *call = NULL;
+        bool with = !strv_isempty(cl->opts.argv);
         sd_bus *bus = NULL;
         uint64_t gen;
         uint32_t pid;
@@ -228,16 +302,36 @@ int worker_reload_client(const char *control_path, bool quiet) {
 
         if (asprintf(&address, "unix:path=%s", control_path) < 0)
                 return log_oom();
+        if (with && !(directory = getcwd(NULL, 0)))
+                return log_error_errno(negative_errno(), "Failed to get the working directory: %m");
 
         if ((r = sd_bus_new(&bus)) < 0 || (r = sd_bus_set_address(bus, address)) < 0 ||
             (r = sd_bus_start(bus)) < 0) {
-                log_error_errno(r, "Failed to connect to the worker at '%s': %m", control_path);
+                if (r == -EACCES)
+                        log_error_errno(r, "Failed to connect to the worker at '%s': %m. It runs as another user: "
+                                        "if the unit's User= changed, only 'systemctl restart' applies it.", control_path);
+                else
+                        log_error_errno(r, "Failed to connect to the worker at '%s': %m", control_path);
                 goto finish;
         }
 
         /* No client-side timeout: the worker answers within ReadyTimeoutSec=, and systemd
          * bounds ExecReload= with TimeoutStartSec= anyway. */
-        r = sd_bus_message_new_method_call(bus, &call, NULL, WORKER_BUS_PATH, WORKER_BUS_INTERFACE, "Reload");
+        r = sd_bus_message_new_method_call(bus, &call, NULL, WORKER_BUS_PATH, WORKER_BUS_INTERFACE,
+                                           with ? "ReloadWith" : "Reload");
+        if (r >= 0 && with) {
+                char **args = argv;
+
+                r = sd_bus_message_open_container(call, 'a', "s");
+                for (int i = 0; r >= 0 && i < argc; i++)
+                        r = sd_bus_message_append(call, "s", args[i]);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(call);
+                if (r >= 0)
+                        r = sd_bus_message_append_strv(call, environ);
+                if (r >= 0)
+                        r = sd_bus_message_append(call, "s", directory);
+        }
         if (r >= 0)
                 r = sd_bus_call(bus, call, UINT64_MAX, &error, &reply);
         if (r < 0) {
@@ -249,7 +343,7 @@ int worker_reload_client(const char *control_path, bool quiet) {
                 log_error_errno(r, "Failed to parse the worker's answer: %m");
                 goto finish;
         }
-        if (!quiet)
+        if (!cl->quiet)
                 log_info("Generation %" PRIu64 " (pid %u) is serving.", gen, pid);
         r = 0;
 

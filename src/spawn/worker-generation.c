@@ -51,6 +51,7 @@ Generation *generation_free(Generation *g) {
         free(g->app_status);
         free(g->failure);
         strv_free(g->bound);
+        settings_unref(g->settings);
         free(g);
         return NULL;
 }
@@ -229,7 +230,7 @@ static int generation_read_notification(Generation *g) {
                 worker_park_connection(g->worker, received.fds[0]);
                 received.n = 0;
         }
-        if (m.ready && g->state == GENERATION_STARTING && g->worker->opts.ready != READY_NODE_IPC)
+        if (m.ready && g->state == GENERATION_STARTING && g->settings->opts.ready != READY_NODE_IPC)
                 worker_on_generation_ready(g);
         notify_message_done(&m);
         return 1;
@@ -444,8 +445,8 @@ static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
                 g->ipc_fd = safe_close(g->ipc_fd);
                 if (unread && g->stop_requested && g->state == GENERATION_DRAINING && !g->killed) {
                         log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) closed its IPC channel without reading "
-                                "'shutdown'; sent %s.", g->number, (int) g->pid, signal_name(g->worker->opts.stop_signal));
-                        (void) kill(g->pid, g->worker->opts.stop_signal);
+                                "'shutdown'; sent %s.", g->number, (int) g->pid, signal_name(g->settings->opts.stop_signal));
+                        (void) kill(g->pid, g->settings->opts.stop_signal);
                 }
                 return 0;
         }
@@ -470,10 +471,10 @@ static int on_ipc(sd_event_source *s, int fd, uint32_t revents, void *userdata) 
                         continue;
                 }
                 /* Both canonical JSON: equal values, equal texts ({"a":1,"b":2} is {"b":2, "a":1}). */
-                if (msg && streq(msg, g->worker->opts.ready_message)) {
+                if (msg && streq(msg, g->settings->opts.ready_message)) {
                         if (g->state == GENERATION_STARTING)
                                 worker_on_generation_ready(g);
-                } else if (msg && ipc_is_envelope_of(msg, g->worker->opts.ready_message)) {
+                } else if (msg && ipc_is_envelope_of(msg, g->settings->opts.ready_message)) {
                         /* nodesockd's worker library: {type: 'online', data: {...}}. The
                          * app speaks in envelopes, so it is answered in them. */
                         g->ipc_envelope = true;
@@ -533,13 +534,18 @@ static int close_others_on_exec(int first) {
         return 0;
 }
 
+enum {
+        EXEC_STEP_EXEC,
+        EXEC_STEP_CHDIR,
+};
+
 /* The child between fork() and exec(): only work on memory we own; errors go back
- * through @error_fd. */
+ * through @error_fd as the step that failed and a negative errno. */
 _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ipc_child_fd) {
         Worker *w = g->worker;
         _cleanup_strv_free_ char **env = NULL;
         sigset_t all;
-        int listen_fd, ipc_fd = -EBADF, r = 0;
+        int listen_fd, ipc_fd = -EBADF, r = 0, step = EXEC_STEP_EXEC;
         char *e;
 
         sigemptyset(&all);
@@ -574,7 +580,14 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
         if (r < 0)
                 goto fail;
 
-        for (char **v = environ; v && *v; v++) {
+        /* The environment systemd made for the settings' process: this shim's, or the
+         * ExecReload= client's (Environment=, EnvironmentFile=, PassEnvironment= as the
+         * unit has them now). What systemd gives one process only is ours, the shim's. */
+        char **base = g->settings->environment ?: environ;
+        static const char *const per_process[] = {
+                "JOURNAL_STREAM=", "INVOCATION_ID=", "MANAGERPID=", "SYSTEMD_EXEC_PID=", "WATCHDOG_USEC=", "MAINPID=",
+        };
+        for (char **v = base; v && *v; v++) {
                 static const char *const drop[] = {
                         "LISTEN_", "NOTIFY_SOCKET=", "NODE_CHANNEL_", "SOCKD_", "WATCHDOG_PID=",
                         "LD_PRELOAD=", /* put back below, after ours */
@@ -583,9 +596,15 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
 
                 for (size_t i = 0; i < ELEMENTSOF(drop); i++)
                         skip = skip || strncmp(*v, drop[i], strlen(drop[i])) == 0;
+                for (size_t i = 0; base != environ && i < ELEMENTSOF(per_process); i++)
+                        skip = skip || strncmp(*v, per_process[i], strlen(per_process[i])) == 0;
                 if (!skip && strv_extend(&env, *v) < 0)
                         goto fail_oom;
         }
+        for (char **v = environ; base != environ && v && *v; v++)
+                for (size_t i = 0; i < ELEMENTSOF(per_process); i++)
+                        if (strncmp(*v, per_process[i], strlen(per_process[i])) == 0 && strv_extend(&env, *v) < 0)
+                                goto fail_oom;
 
 #define PUSHF(...)                                                      \
         do {                                                            \
@@ -605,7 +624,7 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
         PUSHF("SOCKD_WORKER=%u", w->opts.worker);
         PUSHF("SOCKD_GENERATION=%" PRIu64, g->number);
         PUSHF("SOCKD_SOCKET=%s", strempty(w->opts.socket_path));
-        if (w->opts.ready == READY_NODE_IPC) {
+        if (g->settings->opts.ready == READY_NODE_IPC) {
                 /* What nodesockd's worker library reads (nodesockd.id, .suspended; its
                  * .socketPath is what Listen=unix: names), so that its apps run as they
                  * are. */
@@ -618,9 +637,9 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
         }
         if (g->held) {
                 PUSHF("SOCKD_SUSPENDED=1");
-                PUSHF("SOCKD_RESUME_SIGNAL=%s", w->opts.ready == READY_NODE_IPC ? "ipc:resume" : "SIGUSR2");
+                PUSHF("SOCKD_RESUME_SIGNAL=%s", g->settings->opts.ready == READY_NODE_IPC ? "ipc:resume" : "SIGUSR2");
         }
-        if (g->notify_path && w->opts.ready == READY_NOTIFY) {
+        if (g->notify_path && g->settings->opts.ready == READY_NOTIFY) {
                 PUSHF("NOTIFY_SOCKET=%s", g->notify_path);
                 /* With WatchdogSec= on the worker, WATCHDOG_USEC passes through to the app
                  * with WATCHDOG_PID set to its own pid (sd_watchdog_enabled(3) checks it);
@@ -628,7 +647,7 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
                 if (getenv("WATCHDOG_USEC"))
                         PUSHF("WATCHDOG_PID=%d", (int) getpid());
         }
-        if (w->use_preload) {
+        if (g->settings->use_preload) {
                 const char *other = getenv("LD_PRELOAD");
 
                 /* First, before whatever the app preloads itself. */
@@ -640,7 +659,7 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
                 PUSHF("SOCKD_BACKLOG=%u", w->opts.backlog);
                 if (w->opts.listen)
                         PUSHF("SOCKD_LISTEN=%s", w->opts.listen);
-                if (w->opts.ready == READY_LISTEN)
+                if (g->settings->opts.ready == READY_LISTEN)
                         PUSHF("SOCKD_READY_LISTEN=1");
                 if (g->notify_path)
                         PUSHF("SOCKD_PRELOAD_NOTIFY=%s", g->notify_path);
@@ -655,7 +674,12 @@ _noreturn_ static void generation_exec_child(Generation *g, int error_fd, int ip
         }
 #undef PUSHF
 
-        execve(w->opts.argv[0], w->opts.argv, env);
+        /* WorkingDirectory= as systemd applied it to the settings' process. */
+        if (g->settings->directory && chdir(g->settings->directory) < 0) {
+                step = EXEC_STEP_CHDIR;
+                goto fail_errno;
+        }
+        execve(g->settings->opts.argv[0], g->settings->opts.argv, env);
 
 fail_errno:
         r = -errno;
@@ -663,35 +687,35 @@ fail_errno:
 fail_oom:
         r = -ENOMEM;
 fail:
-        (void) !write(error_fd, &r, sizeof r);
+        (void) !write(error_fd, &(int[2]) { step, r }, 2 * sizeof(int));
         _exit(EXIT_FAILURE);
 }
 
 static int generation_start(Generation *g) {
         _cleanup_close_ int error_pipe_r = -EBADF, error_pipe_w = -EBADF, ipc_child = -EBADF;
         Worker *w = g->worker;
-        int pipefd[2], err = 0, r;
+        int pipefd[2], err[2] = {}, r;
         ssize_t n;
         pid_t pid;
 
         /* The notify socket carries READY=1 (Ready=notify, and Ready=listen from the
          * preload) and the preload's reports. */
-        if (w->opts.ready != READY_NODE_IPC || w->use_preload) {
+        if (g->settings->opts.ready != READY_NODE_IPC || g->settings->use_preload) {
                 r = generation_open_notify(g);
                 if (r < 0)
                         return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the notify socket: %m");
         }
-        if (w->use_preload) {
+        if (g->settings->use_preload) {
                 r = generation_make_gate(g);
                 if (r < 0)
                         return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the readiness gate: %m");
         }
-        if (w->relay) {
+        if (w->relay && g->settings->use_preload) {
                 r = generation_make_retire_flag(g);
                 if (r < 0)
                         return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the retirement flag: %m");
         }
-        if (w->opts.ready == READY_NODE_IPC) {
+        if (g->settings->opts.ready == READY_NODE_IPC) {
                 int sv[2];
 
                 if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -729,16 +753,22 @@ static int generation_start(Generation *g) {
                 n = read(error_pipe_r, &err, sizeof err);
         while (n < 0 && errno == EINTR);
 
-        if (n == (ssize_t) sizeof err && err < 0) {
-                log_gen_errno(LOG_ERR, err, g->number, "Failed to execute '%s': %m", w->opts.argv[0]);
-                if (asprintf(&g->failure, "could not execute '%s': %s", w->opts.argv[0], strerror(-err)) < 0)
+        if (n == (ssize_t) sizeof err && err[1] < 0 && err[0] == EXEC_STEP_CHDIR) {
+                log_gen_errno(LOG_ERR, err[1], g->number, "Failed to change to WorkingDirectory=%s: %m",
+                              g->settings->directory);
+                if (asprintf(&g->failure, "could not change to WorkingDirectory=%s: %s", g->settings->directory,
+                             strerror(-err[1])) < 0)
+                        g->failure = NULL;
+        } else if (n == (ssize_t) sizeof err && err[1] < 0) {
+                log_gen_errno(LOG_ERR, err[1], g->number, "Failed to execute '%s': %m", g->settings->opts.argv[0]);
+                if (asprintf(&g->failure, "could not execute '%s': %s", g->settings->opts.argv[0], strerror(-err[1])) < 0)
                         g->failure = NULL;
                 /* Its exit is handled like any other. */
         } else
                 log_gen(LOG_INFO, g->number, "Started generation %" PRIu64 " (pid %d): %s.",
-                        g->number, (int) pid, w->opts.argv[0]);
+                        g->number, (int) pid, g->settings->opts.argv[0]);
 
-        r = generation_arm_timer(g, w->opts.ready_timeout);
+        r = generation_arm_timer(g, g->settings->opts.ready_timeout);
         if (r < 0) {
                 log_gen_errno(LOG_ERR, r, g->number, "Failed to arm the ready timer, killing it: %m");
                 generation_kill(g);
@@ -747,7 +777,7 @@ static int generation_start(Generation *g) {
 }
 
 /* Starts a new generation on the worker's socket. On failure nothing is left behind. */
-int worker_spawn(Worker *w, bool held, Generation **ret) {
+int worker_spawn(Worker *w, Settings *settings, bool held, Generation **ret) {
         Generation *g;
         int r;
 
@@ -757,6 +787,7 @@ int worker_spawn(Worker *w, bool held, Generation **ret) {
         *g = (Generation) {
                 .worker = w,
                 .number = ++w->last_generation,
+                .settings = settings_ref(settings),
                 .notify_fd = -EBADF,
                 .ipc_fd = -EBADF,
                 .gate_fd = -EBADF,
@@ -811,21 +842,21 @@ void generation_stop(Generation *g) {
         if (!w->stopping)
                 generation_mark_retired(g);
 
-        r = w->opts.ready == READY_NODE_IPC ? generation_send_ipc(g, "shutdown") : -EOPNOTSUPP;
+        r = g->settings->opts.ready == READY_NODE_IPC ? generation_send_ipc(g, "shutdown") : -EOPNOTSUPP;
         if (r >= 0)
                 log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent 'shutdown'%s.",
                         g->number, (int) g->pid, g->ipc_envelope ? " (as {\"type\":\"shutdown\"}, as nodesockd does)" : "");
         else if (r == -EOPNOTSUPP)
                 log_gen(LOG_INFO, g->number, "Stopping generation %" PRIu64 " (pid %d): sent %s.",
-                        g->number, (int) g->pid, signal_name(w->opts.stop_signal));
+                        g->number, (int) g->pid, signal_name(g->settings->opts.stop_signal));
         else
                 log_gen_errno(LOG_INFO, r, g->number,
                               "Stopping generation %" PRIu64 " (pid %d): sent %s, as 'shutdown' could not be sent: %m.",
-                              g->number, (int) g->pid, signal_name(w->opts.stop_signal));
+                              g->number, (int) g->pid, signal_name(g->settings->opts.stop_signal));
         if (r < 0)
-                (void) kill(g->pid, w->opts.stop_signal);
+                (void) kill(g->pid, g->settings->opts.stop_signal);
 
-        r = generation_arm_timer(g, w->opts.stop_timeout);
+        r = generation_arm_timer(g, g->settings->opts.stop_timeout);
         if (r < 0) {
                 log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the stop timer, killing now: %m");
                 generation_kill(g);
@@ -886,9 +917,9 @@ void worker_reap_children(Worker *w) {
                          * hold the socket. Ask the rest to go, and make sure they do. */
                         log_gen(LOG_INFO, g->number,
                                 "Generation %" PRIu64 " left processes behind in its group; sending them %s.",
-                                g->number, signal_name(w->opts.stop_signal));
-                        (void) kill(-g->pid, w->opts.stop_signal);
-                        if (generation_arm_timer(g, w->opts.stop_timeout) < 0)
+                                g->number, signal_name(g->settings->opts.stop_signal));
+                        (void) kill(-g->pid, g->settings->opts.stop_signal);
+                        if (generation_arm_timer(g, g->settings->opts.stop_timeout) < 0)
                                 generation_kill(g);
                 }
                 if (!g->group_alive) {

@@ -17,6 +17,10 @@
 #include "strv.h"
 #include "worker.h"
 
+/* How long a request for settings (WORKER_SIGNAL_EXPECT_SETTINGS) waits for the reload
+ * that brings them: sockdctl sends that reload right after. */
+#define EXPECT_SETTINGS_USEC (10 * USEC_PER_SEC)
+
 static bool swap_is_prepared(SwapKind kind) {
         return kind == SWAP_PREPARE || kind == SWAP_PREPARE_SUSPENDED;
 }
@@ -76,6 +80,11 @@ void swap_failed(Worker *w, Generation *g, const char *why) {
 /* @g takes over: it serves (or, held, holds), every older generation drains. */
 static void worker_promote(Worker *w, Generation *g) {
         generation_set_state(g, GENERATION_EVENT_PROMOTE);
+        /* What it runs is what the worker runs from now on, also after a crash. */
+        if (w->settings != g->settings) {
+                settings_unref(w->settings);
+                w->settings = settings_ref(g->settings);
+        }
         /* Only now may its event loop take connections from the socket. */
         generation_open_gate(g);
         if (w->incoming == g)
@@ -94,7 +103,8 @@ static void worker_promote(Worker *w, Generation *g) {
         worker_on_promoted(w);
 }
 
-int worker_start_swap(Worker *w, SwapKind kind, sd_bus_message *request, sd_bus_error *error) {
+int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_message *request, sd_bus_error *error) {
+        _cleanup_(settings_unrefp) Settings *next = NULL;
         Generation *serving = worker_serving(w);
         int r;
 
@@ -116,13 +126,17 @@ int worker_start_swap(Worker *w, SwapKind kind, sd_bus_message *request, sd_bus_
 
         w->last_failure = mfree(w->last_failure);
         w->swap_kind = kind;
+        /* What sockdctl delivered is for this swap only, whatever comes of it. */
+        next = TAKE_PTR(w->next_settings);
+        if (!settings)
+                settings = next ?: w->settings;
         if (serving)
                 log_info("Swapping: starting a generation beside generation %" PRIu64 " (pid %d)%s.",
                          serving->number, (int) serving->pid,
                          kind == SWAP_PREPARE_SUSPENDED ? ", held" : kind == SWAP_RELOAD ? "" : ", prepared only");
         else
                 log_info("Resuming: starting a generation on the queued socket.");
-        r = worker_spawn(w, kind == SWAP_PREPARE_SUSPENDED, &w->incoming);
+        r = worker_spawn(w, settings, kind == SWAP_PREPARE_SUSPENDED, &w->incoming);
         if (r < 0) {
                 w->incoming = NULL;
                 return sd_bus_error_set_errnof(error, r, "Failed to start a new generation: %m");
@@ -151,7 +165,7 @@ void worker_on_generation_ready(Generation *g) {
         if (w->incoming == g && swap_is_prepared(w->swap_kind)) {
                 /* Prepared: it waits beside the old one for commit or abort, but not
                  * forever if whoever prepared it went away. */
-                r = generation_arm_timer(g, w->opts.ready_timeout + 60 * USEC_PER_SEC);
+                r = generation_arm_timer(g, g->settings->opts.ready_timeout + 60 * USEC_PER_SEC);
                 if (r < 0)
                         log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the commit timer, ignoring: %m");
                 worker_update_status(w);
@@ -230,7 +244,7 @@ void worker_on_generation_timer(Generation *g) {
 
         switch (g->state) {
         case GENERATION_STARTING: {
-                _cleanup_free_ char *t = format_duration(w->opts.ready_timeout), *bound = strv_join(g->bound, ", ");
+                _cleanup_free_ char *t = format_duration(g->settings->opts.ready_timeout), *bound = strv_join(g->bound, ", ");
                 int k;
 
                 free(g->failure);
@@ -368,7 +382,7 @@ static void worker_resume(Worker *w) {
                         if (!g->held || g->state != GENERATION_SERVING)
                                 continue;
                         log_gen(LOG_INFO, g->number, "Resuming generation %" PRIu64 " (pid %d).", g->number, (int) g->pid);
-                        r = w->opts.ready == READY_NODE_IPC ? generation_send_ipc(g, "resume")
+                        r = g->settings->opts.ready == READY_NODE_IPC ? generation_send_ipc(g, "resume")
                                                             : (kill(g->pid, WORKER_APP_RESUME_SIGNAL) < 0 ? negative_errno() : 0);
                         g->held = false;
                         if (r < 0) {
@@ -389,7 +403,7 @@ static void worker_resume(Worker *w) {
                 /* The suspension ends here, whatever comes of the new generation: if it
                  * fails, the worker fails as a failed start does, systemd restarts it
                  * (with the crash back-off) and it is not suspended then. */
-                r = worker_start_swap(w, SWAP_RESUME, NULL, &error);
+                r = worker_start_swap(w, SWAP_RESUME, NULL, NULL, &error);
                 worker_set_suspension(w, SUSPENSION_NONE);
                 if (r < 0) {
                         worker_set_failure(w, NULL, error.message);
@@ -402,6 +416,46 @@ static void worker_resume(Worker *w) {
         }
         sd_bus_error_free(&error);
         worker_update_status(w);
+}
+
+static int on_expect_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Worker *w = userdata;
+
+        w->expect_source = sd_event_source_disable_unref(w->expect_source);
+        log_notice("No settings came within %" PRIu64 "s of sockdctl's request for them; the next reload swaps again.",
+                   EXPECT_SETTINGS_USEC / USEC_PER_SEC);
+        return 0;
+}
+
+/* sockdctl asks systemd for a reload next (ReloadUnit), only to have the unit's settings
+ * as systemd has them loaded now: that reload swaps nothing. Not for long: a later
+ * 'systemctl reload' must swap. */
+static void worker_expect_settings(Worker *w) {
+        uint64_t now;
+        int r;
+
+        w->expect_source = sd_event_source_disable_unref(w->expect_source);
+        r = sd_event_now(w->event, CLOCK_MONOTONIC, &now);
+        if (r >= 0)
+                r = sd_event_add_time(w->event, &w->expect_source, CLOCK_MONOTONIC, now + EXPECT_SETTINGS_USEC, 0,
+                                      on_expect_timeout, w);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to expect settings: %m");
+                worker_set_failure(w, NULL, "could not expect the new settings");
+                return;
+        }
+        log_debug("Expecting the unit's settings from a reload.");
+}
+
+int worker_reload_with(Worker *w, Settings *settings, sd_bus_message *request, sd_bus_error *error) {
+        if (w->expect_source) {
+                w->expect_source = sd_event_source_disable_unref(w->expect_source);
+                settings_unref(w->next_settings);
+                w->next_settings = settings_ref(settings);
+                log_info("Got the unit's settings for the next generation: %s.", settings->opts.argv[0]);
+                return 0;
+        }
+        return worker_start_swap(w, SWAP_RELOAD, settings, request, error);
 }
 
 int worker_on_control_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -419,11 +473,13 @@ int worker_on_control_signal(sd_event_source *s, const struct signalfd_siginfo *
 
                 if (kind == SWAP_PREPARE_SUSPENDED && w->opts.suspend == SUSPEND_QUEUE)
                         log_info("Suspend=queue: nothing to prepare.");
-                else if (worker_start_swap(w, kind, NULL, &error) < 0) {
+                else if (worker_start_swap(w, kind, NULL, NULL, &error) < 0) {
                         log_warning("%s: %s", signal_name(sig), error.message);
                         worker_set_failure(w, NULL, error.message);
                 }
-        } else if (sig == WORKER_SIGNAL_COMMIT)
+        } else if (sig == WORKER_SIGNAL_EXPECT_SETTINGS)
+                worker_expect_settings(w);
+        else if (sig == WORKER_SIGNAL_COMMIT)
                 worker_commit(w, false);
         else if (sig == WORKER_SIGNAL_SUSPEND)
                 worker_commit(w, true);

@@ -327,7 +327,7 @@ static int start_first_generation(Worker *w) {
                 log_info("The app is suspended (Suspend=hold): its generation starts held until 'sockdctl resume %s'.",
                          w->opts.app);
 
-        r = worker_spawn(w, persisted == SUSPENSION_HOLD, NULL);
+        r = worker_spawn(w, w->settings, persisted == SUSPENSION_HOLD, NULL);
         if (r < 0) {
                 worker_fail(w, EXIT_FAILURE);
                 return worker_finish_if_idle(w);
@@ -446,75 +446,46 @@ Worker *worker_free(Worker *w) {
         sd_event_unref(w->event);
         safe_close(w->listen_fd);
         free(w->fd_name);
-        free(w->opts.app);
-        free(w->opts.socket_path);
-        free(w->opts.listen);
-        free(w->opts.preload);
-        free(w->opts.ready_message);
-        strv_free(w->opts.environment_files);
-        strv_free(w->opts.argv);
+        worker_options_done(&w->opts);
+        settings_unref(w->settings);
+        settings_unref(w->next_settings);
+        sd_event_source_disable_unref(w->expect_source);
         free(w);
         return NULL;
 }
 
-/* Can the preload go into the app? Listen= and Ready=listen need it; without them it
- * only gates the socket (no connection before ready), which a static program does
- * without. Returns 0, or WORKER_EXIT_CONFIG when the config asks for what cannot be. */
-static int worker_check_preload(Worker *w) {
-        bool needed = w->opts.listen || w->opts.ready == READY_LISTEN;
-        const char *what = w->opts.listen ? "Listen=" : "Ready=listen";
-        _cleanup_free_ char *why = NULL;
-        int r;
-
-        if (access(w->opts.preload, R_OK) < 0) {
-                if (!needed) {
-                        log_debug_errno(negative_errno(), "No preload library at '%s' (%m): the socket is not gated.",
-                                        w->opts.preload);
-                        return 0;
-                }
-                worker_log_last_words();
-                log_error_errno(negative_errno(), "%s needs sockd's preload library, '%s': %m.", what, w->opts.preload);
-                return WORKER_EXIT_CONFIG;
-        }
-        r = program_preloadable(w->opts.argv[0], &why);
-        if (r == -ENOMEM)
-                return log_oom();
-        if (r == 0) {
-                if (!needed) {
-                        log_debug("%s: the socket is not gated until the app is ready.", why);
-                        return 0;
-                }
-                worker_log_last_words();
-                log_error("%s needs sockd's preload library in the app, and %s. Have the app accept on fd 3 instead "
-                          "(the socket activation protocol, LISTEN_FDS), without %s.", what, why, what);
-                return WORKER_EXIT_CONFIG;
-        }
-        w->use_preload = true;
-        /* Connections a draining app closes are kept and relayed through a new
-         * connection to the socket (worker-relay.c): only if we may connect to it. With
-         * a dynamic user, the socket is root's (socket units cannot own a dynamic user)
-         * and the app's closes stay as they are. */
+/* Connections a draining app closes are kept and relayed through a new connection to
+ * the socket (worker-relay.c): only if we may connect to it. With a dynamic user, the
+ * socket is root's (socket units cannot own a dynamic user) and the app's closes stay as
+ * they are. */
+static void worker_check_relay(Worker *w) {
         w->relay = w->opts.socket_path && access(w->opts.socket_path, W_OK) >= 0;
         if (!w->relay)
                 log_debug("Cannot connect to '%s' (%m): connections the app closes while it drains are not relayed.",
                           w->opts.socket_path ?: "(no socket path)");
-        return 0;
 }
 
-int worker_run(Worker *w) {
+int worker_run(Worker *w, WorkerCommandLine *cl) {
+        _cleanup_free_ char *why = NULL;
         sigset_t mask;
         int r;
 
-        r = worker_check_preload(w);
-        if (r != 0)
-                return r;
+        r = worker_settings_new(w, cl, NULL, NULL, &w->settings, &why);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                worker_log_last_words();
+                log_error("%s.", why);
+                return WORKER_EXIT_CONFIG;
+        }
+        worker_check_relay(w);
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
-        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_RESUME; sig++)
+        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_EXPECT_SETTINGS; sig++)
                 sigaddset(&mask, sig);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(negative_errno(), "Failed to block signals: %m");
@@ -532,7 +503,10 @@ int worker_run(Worker *w) {
             (r = sd_event_add_signal(w->event, NULL, SIGCHLD, on_sigchld, w)) < 0 ||
             (r = sd_event_add_signal(w->event, NULL, SIGHUP, worker_on_control_signal, w)) < 0)
                 return log_error_errno(r, "Failed to watch signals: %m");
-        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_RESUME; sig++) {
+        /* WORKER_SIGNAL_EXPECT_SETTINGS is read before the control connection of the
+         * reload that follows it: systemd sent the signal before it spawned that client,
+         * and sd-event dispatches what became pending first, first. */
+        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_EXPECT_SETTINGS; sig++) {
                 r = sd_event_add_signal(w->event, NULL, sig, worker_on_control_signal, w);
                 if (r < 0)
                         return log_error_errno(r, "Failed to watch signal %d: %m", sig);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "generation.h"
 #include "node-ipc.h"
+#include "worker-options.h"
 #include "worker-status.h"
 
 #define WORKER_BUS_PATH "/io/sockd/Worker"
@@ -37,11 +38,34 @@
 typedef struct Worker Worker;
 typedef struct Relay Relay;
 
+/* How generations run the app: the command line of the unit as systemd had it loaded
+ * when they were asked for (the shim's ExecStart=, or a later ExecReload=), and the
+ * environment and working directory systemd gave that process. Generations share them
+ * by reference; the fixed part (app, worker, socket...) is the worker's own opts. */
+typedef struct Settings {
+        unsigned n_ref;
+        WorkerOptions opts;
+        char **environment; /* NULL: the shim's own */
+        char *directory;    /* NULL: the shim's own */
+        bool use_preload;   /* the preload goes into this program */
+} Settings;
+
+Settings *settings_ref(Settings *s);
+Settings *settings_unref(Settings *s);
+static inline void settings_unrefp(Settings **s) {
+        settings_unref(*s);
+}
+/* Settings from a command line parsed in @cl (taken), checked against the worker's:
+ * 0, or -EINVAL with *ret_why saying which key only a restart of the service applies. */
+int worker_settings_new(Worker *w, WorkerCommandLine *cl, char **environment, const char *directory,
+                        Settings **ret, char **ret_why);
+
 typedef struct Generation {
         Worker *worker;
         struct Generation *next;
 
         uint64_t number;
+        Settings *settings;
         pid_t pid; /* the app's main process, leader of the generation's process group */
         GenerationState state;
         uint64_t started_usec; /* CLOCK_REALTIME */
@@ -97,23 +121,6 @@ typedef enum Suspension {
         SUSPENSION_QUEUE, /* no generation runs: requests wait in the socket's backlog */
 } Suspension;
 
-typedef struct WorkerOptions {
-        char *app;
-        unsigned worker;
-        unsigned workers;
-        ReadyProtocol ready;
-        char *ready_message; /* canonical JSON: the node-ipc message that means ready */
-        usec_t ready_timeout;
-        usec_t stop_timeout;
-        int stop_signal;
-        SuspendMode suspend;
-        char *socket_path;
-        char *listen;  /* Listen=: the address the app binds itself */
-        unsigned backlog;
-        char *preload; /* the preload library */
-        char **environment_files; /* EnvironmentFile=s that must exist */
-        char **argv;
-} WorkerOptions;
 
 struct Worker {
         WorkerOptions opts;
@@ -124,9 +131,16 @@ struct Worker {
         char *runtime_dir;     /* the worker's own: state, notify and control sockets */
         char *app_runtime_dir; /* shared by the app's workers: the suspension */
         bool runtime_dir_owned; /* made by us (no systemd): removed at exit */
-        bool use_preload;       /* the app's program can load it, and it is there */
         bool relay;             /* we can connect to our socket: draining apps' idle
-                                 * connections are kept and relayed (worker-relay.c) */
+                                 * connections are kept and relayed (worker-relay.c),
+                                 * for generations with the preload */
+
+        /* What the next generation runs: the serving one's, or those a swap brought. */
+        Settings *settings;
+        /* Delivered by an ExecReload= that sockdctl asked for (WORKER_SIGNAL_EXPECT_SETTINGS)
+         * for its next prepare or resume. */
+        Settings *next_settings;
+        sd_event_source *expect_source; /* armed: the next reload only delivers settings */
 
         sd_event *event;
         sd_event_source *backoff_source;
@@ -168,7 +182,8 @@ void worker_free_relays(Worker *w);
 /* worker.c: the worker's life, its persisted state, its StatusText. */
 int worker_new(WorkerOptions *opts, int listen_fd, const char *fd_name, Worker **ret);
 Worker *worker_free(Worker *w);
-int worker_run(Worker *w);
+/* @cl: the shim's own command line, for the first generation's settings. */
+int worker_run(Worker *w, WorkerCommandLine *cl);
 Generation *worker_serving(Worker *w);
 void worker_update_status(Worker *w);
 void worker_save_state(Worker *w);
@@ -181,7 +196,7 @@ void worker_forget(Worker *w, Generation *g);
 void worker_log_last_words(void);
 
 /* worker-generation.c: one generation, from fork to its process group's end. */
-int worker_spawn(Worker *w, bool held, Generation **ret);
+int worker_spawn(Worker *w, Settings *settings, bool held, Generation **ret);
 void generation_stop(Generation *g);
 void generation_kill(Generation *g);
 void generation_drain_notifications(Generation *g);
@@ -197,7 +212,12 @@ void worker_reap_children(Worker *w);
 void exit_describe(const siginfo_t *si, char *buf, size_t size);
 
 /* worker-swap.c: swaps between generations and the requests that drive them. */
-int worker_start_swap(Worker *w, SwapKind kind, sd_bus_message *request, sd_bus_error *error);
+/* @settings: what the new generation runs; NULL: the next settings sockdctl delivered, or
+ * the worker's. */
+int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_message *request, sd_bus_error *error);
+/* A reload that brought settings (the ExecReload= client): swaps, or with sockdctl's
+ * WORKER_SIGNAL_EXPECT_SETTINGS armed only keeps them for its next swap (returns 0). */
+int worker_reload_with(Worker *w, Settings *settings, sd_bus_message *request, sd_bus_error *error);
 void swap_failed(Worker *w, Generation *g, const char *why);
 void worker_set_failure(Worker *w, const Generation *g, const char *why);
 void worker_on_generation_ready(Generation *g);
@@ -209,7 +229,9 @@ int worker_on_control_signal(sd_event_source *s, const struct signalfd_siginfo *
 int worker_listen_control(Worker *w);
 void worker_close_control(Worker *w);
 /* ExecReload=: asks the worker behind @control_path to swap and waits for the result. */
-int worker_reload_client(const char *control_path, bool quiet);
+/* With @cl's command (the unit's ExecReload=), the new generation runs that command line,
+ * in this process's environment and working directory. */
+int worker_reload_client(const char *control_path, int argc, char *argv[], const WorkerCommandLine *cl);
 
 const char *signal_name(int sig);
 uint64_t now_usec(clockid_t clock);
