@@ -71,7 +71,7 @@ static int load_unit(sd_bus *bus, const char *unit, char **ret_path) {
         return r < 0 ? r : *ret_path ? 0 : -ENOMEM;
 }
 
-static int get_string(sd_bus *bus, const char *path, const char *interface, const char *property, char **ret) {
+int get_string(sd_bus *bus, const char *path, const char *interface, const char *property, char **ret) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = sd_bus_get_property_string(bus, SYSTEMD_DESTINATION, path, interface, property, &error, ret);
 
@@ -81,7 +81,7 @@ static int get_string(sd_bus *bus, const char *path, const char *interface, cons
         return r;
 }
 
-static int get_strv(sd_bus *bus, const char *path, const char *interface, const char *property, char ***ret) {
+int get_strv(sd_bus *bus, const char *path, const char *interface, const char *property, char ***ret) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         int r = sd_bus_get_property_strv(bus, SYSTEMD_DESTINATION, path, interface, property, &error, ret);
 

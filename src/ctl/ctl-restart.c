@@ -62,7 +62,88 @@ static int phase_failures(App *a, WorkerDone done, bool committing) {
         return failed;
 }
 
+/* systemctl daemon-reload: the units as the edited config makes them. Its reply comes
+ * once systemd has reloaded. */
+static int daemon_reload(sd_bus *bus, const char *config) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        if (!arg_quiet)
+                printf("%s changed: reloading systemd's units (daemon-reload).\n", config);
+        fflush(stdout); /* before what goes to stderr from here on */
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload");
+        if (r >= 0)
+                r = sd_bus_call(bus, m, arg_timeout, &error, &reply);
+        if (r < 0)
+                fail_bus(r, &error, "Failed to reload systemd's units (daemon-reload)");
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        return r;
+}
+
+/* Every involved worker takes the unit's settings as systemd has them loaded now: an
+ * ExecReload= (ReloadUnit) runs with the unit's Environment=, EnvironmentFile=,
+ * PassEnvironment= and WorkingDirectory=, which systemd alone computes, and hands them
+ * with its command line to the shim; WORKER_SIGNAL_EXPECT_SETTINGS, sent first, makes
+ * that reload swap nothing. The prepare or resume that follows runs them. */
+static int app_deliver_settings(sd_bus *bus, App *a, uint64_t deadline) {
+        _cleanup_(job_waiter_freep) JobWaiter *waiter = NULL;
+        unsigned failed = 0;
+        int r;
+
+        r = job_waiter_new(bus, &waiter);
+        if (r < 0)
+                return log_error_errno(r, "Failed to subscribe to systemd's jobs: %m");
+        for (unsigned i = 0; i < a->n_workers; i++) {
+                WorkerRef *w = &a->workers[i];
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                sd_bus_message *reply = NULL;
+                const char *job;
+
+                if (!w->involved)
+                        continue;
+                r = worker_signal(bus, w, WORKER_SIGNAL_EXPECT_SETTINGS);
+                if (r < 0)
+                        return r;
+                r = sd_bus_call_method(bus, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "ReloadUnit", &error,
+                                       &reply, "ss", w->service, "replace");
+                if (r >= 0)
+                        r = sd_bus_message_read(reply, "o", &job);
+                if (r >= 0)
+                        r = job_waiter_add(waiter, job, w->service);
+                sd_bus_message_unref(reply);
+                if (r < 0) {
+                        fail_bus(r, &error, "Failed to give a worker its new settings (ReloadUnit)");
+                        sd_bus_error_free(&error);
+                        return r;
+                }
+        }
+        r = job_waiter_wait(waiter, deadline);
+        if (r < 0)
+                return log_error_errno(r, "Failed to wait for the workers to take their new settings: %m");
+
+        for (unsigned i = 0; i < a->n_workers; i++) {
+                WorkerRef *w = &a->workers[i];
+                const char *result = w->involved ? job_waiter_result(waiter, w->service) : NULL;
+
+                if (!result || streq(result, "done"))
+                        continue;
+                failed++;
+                (void) worker_refresh(bus, w);
+                /* The shim's refusal is in its StatusText; else systemd could not even run
+                 * the ExecReload= (a missing EnvironmentFile=, WorkingDirectory=...). */
+                if (asprintf(&w->error, "did not take the new settings: %s",
+                             new_failure(w) && w->status.failure ? w->status.failure :
+                             "systemd could not run its ExecReload= with them (see the journal below)") < 0)
+                        w->error = NULL;
+        }
+        return failed > 0 ? -EIO : 0;
+}
+
 int verb_restart(sd_bus *bus, char **args) {
+        _cleanup_(config_plan_done) ConfigPlan plan = {};
         _cleanup_(app_done) App a = {};
         unsigned running = 0;
         int failed = 0;
@@ -74,6 +155,33 @@ int verb_restart(sd_bus *bus, char **args) {
         r = app_load(bus, args[0], &a);
         if (r < 0)
                 return r;
+
+        /* The config as it is on disk now, against what systemd has loaded: what it
+         * cannot apply stops the restart here, before anything is touched. (On another
+         * host the config is there: the restart applies what that systemd has loaded.) */
+        if (arg_transport == BUS_TRANSPORT_LOCAL) {
+                r = config_plan_load(bus, &a, &plan);
+                if (r < 0)
+                        return r;
+                if (arg_dry_run) {
+                        config_plan_print(&plan, &a, stdout, false);
+                        if (plan.refused)
+                                printf("A restart would refuse this config, and change nothing.\n");
+                        else if (plan.need_reload)
+                                printf("A restart runs 'systemctl%s daemon-reload', then starts a new generation "
+                                       "on every running worker with the config in %s.\n", arg_user ? " --user" : "",
+                                       plan.path);
+                        else
+                                printf("systemd runs %s as it is: a restart starts a new generation of the same "
+                                       "config on every running worker.\n", plan.path);
+                        return 0;
+                }
+                if (plan.refused) {
+                        log_error("%s has changes a restart cannot apply; nothing was changed:", plan.path);
+                        config_plan_print(&plan, &a, stderr, true);
+                        return -EINVAL;
+                }
+        }
         queue = arg_suspended && a.suspend == SUSPEND_QUEUE;
 
         r = app_watch(bus, &a);
@@ -106,6 +214,23 @@ int verb_restart(sd_bus *bus, char **args) {
                 log_error("No worker of %s runs, so none can hold requests for a suspended restart; start it with "
                           "'sockdctl start %s' first.", a.name, a.name);
                 return -EIO;
+        }
+
+        /* Phase 0: the units as the config is now, and every worker gets their
+         * settings. Nothing serves differently yet. */
+        if (plan.need_reload) {
+                r = daemon_reload(bus, plan.path);
+                if (r < 0)
+                        return r;
+        }
+        if (running > 0) {
+                r = app_deliver_settings(bus, &a, deadline);
+                if (r < 0) {
+                        if (r == -EIO)
+                                report_failures(bus, &a, what);
+                        fprintf(stderr, "Nothing was restarted: every worker keeps serving its generation.\n");
+                        return -EIO;
+                }
         }
 
         /* Phase 1: a new generation beside the old one on every worker. */

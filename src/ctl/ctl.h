@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <systemd/sd-bus.h>
 
 #include "bus-util.h"
@@ -21,6 +22,7 @@ extern const char *arg_host;
 extern bool arg_json;
 extern bool arg_quiet;
 extern bool arg_suspended;
+extern bool arg_dry_run;
 extern usec_t arg_timeout;
 extern volatile sig_atomic_t interrupted;
 
@@ -62,6 +64,9 @@ typedef struct App {
 void app_done(App *a);
 int app_load(sd_bus *bus, const char *name, App *ret);
 int fail_bus(int r, const sd_bus_error *error, const char *what);
+/* A unit's property, errors logged. */
+int get_string(sd_bus *bus, const char *path, const char *interface, const char *property, char **ret);
+int get_strv(sd_bus *bus, const char *path, const char *interface, const char *property, char ***ret);
 int worker_refresh(sd_bus *bus, WorkerRef *w);
 bool worker_active(const WorkerRef *w);
 /* Subscribes and matches every worker's PropertiesChanged, before any request. */
@@ -90,6 +95,30 @@ void mark_unanswered(App *a, WorkerDone done);
  * @deadline. @only_inactive: only the workers not running and not involved. */
 int app_jobs(sd_bus *bus, App *a, const char *method, bool services, bool sockets, bool only_inactive,
              uint64_t deadline);
+
+/* ---- ctl-config.c: what a restart applies ---- */
+
+typedef struct ConfigChange {
+        char *service;   /* APP@N.service, or APP for Workers= */
+        const char *key; /* "Environment=", "[Socket] Mode=" */
+        char *text;      /* "'a' -> 'b'", or for Environment= the names only */
+        bool refused;    /* only a new service or socket applies it */
+        int class;
+} ConfigChange;
+
+typedef struct ConfigPlan {
+        char *path; /* the config file */
+        ConfigChange *changes;
+        size_t n_changes;
+        bool refused;     /* a change a restart cannot apply */
+        bool need_reload; /* the loaded units are older than the config */
+} ConfigPlan;
+
+void config_plan_done(ConfigPlan *p);
+/* The config on disk against every worker's loaded units. A config that does not load is
+ * logged with file:line, -EINVAL. */
+int config_plan_load(sd_bus *bus, const App *a, ConfigPlan *ret);
+void config_plan_print(const ConfigPlan *p, const App *a, FILE *f, bool refused_only);
 
 /* ---- verbs ---- */
 int verb_list(sd_bus *bus, char **args);

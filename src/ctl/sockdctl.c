@@ -28,6 +28,7 @@ const char *arg_host = NULL;
 bool arg_json = false;
 bool arg_quiet = false;
 bool arg_suspended = false;
+bool arg_dry_run = false;
 usec_t arg_timeout = 5 * 60 * USEC_PER_SEC;
 
 volatile sig_atomic_t interrupted = 0;
@@ -86,7 +87,9 @@ static int help(void) {
                "  start APP                Start all workers (sockets and services)\n"
                "  stop APP                 Stop all workers\n"
                "  restart APP              Zero-downtime, all-or-nothing: new generations\n"
-               "                           beside the old ones, switch only when all are ready\n"
+               "                           beside the old ones, switch only when all are ready;\n"
+               "                           they run the config as it is on disk now\n"
+               "  restart --dry-run APP    Print what a restart would change per worker\n"
                "  restart --suspended APP  Stop the old generations and hold requests (for a\n"
                "                           database migration) until 'resume'\n"
                "  resume APP               Release held requests to the new generation\n"
@@ -100,6 +103,7 @@ static int help(void) {
                "     --json                JSON output (list, status)\n"
                "  -q --quiet               Print nothing but errors\n"
                "     --suspended           With restart: a suspended restart\n"
+               "  -n --dry-run             With restart: print what would change, change nothing\n"
                "     --timeout=SECONDS     Give up after this long (default 300)\n\n"
                "Exit status: 0 success, 1 the operation failed, 2 usage or configuration error.\n"
                "See the sockdctl(1) man page for details.\n",
@@ -118,12 +122,13 @@ static int parse_argv(int argc, char *argv[]) {
                 { "json", no_argument, NULL, ARG_JSON },
                 { "quiet", no_argument, NULL, 'q' },
                 { "suspended", no_argument, NULL, ARG_SUSPENDED },
+                { "dry-run", no_argument, NULL, 'n' },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
                 {}
         };
         int c, r;
 
-        while ((c = getopt_long(argc, argv, "hH:M:q", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hH:M:qn", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         return help();
@@ -149,6 +154,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_SUSPENDED:
                         arg_suspended = true;
+                        break;
+                case 'n':
+                        arg_dry_run = true;
                         break;
                 case ARG_TIMEOUT:
                         r = parse_duration(optarg, &arg_timeout);
@@ -200,6 +208,11 @@ static int run(int argc, char *argv[], int *ret_exit) {
                                                verbs[i].max_args == 1 ? "" : "s");
                 if (arg_suspended && verbs[i].fn != verb_restart)
                         return log_error_errno(-EINVAL, "--suspended goes with 'restart' only.");
+                if (arg_dry_run && verbs[i].fn != verb_restart)
+                        return log_error_errno(-EINVAL, "--dry-run goes with 'restart' only.");
+                if (arg_dry_run && arg_transport != BUS_TRANSPORT_LOCAL)
+                        return log_error_errno(-EINVAL, "--dry-run reads the config file, which is on the other host: "
+                                               "run it there.");
 
                 struct sigaction sa = { .sa_handler = on_interrupt }; /* no SA_RESTART: waits return EINTR */
                 sigaction(SIGINT, &sa, NULL);
