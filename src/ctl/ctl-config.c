@@ -122,7 +122,8 @@ static int values_from_config(const AppConfig *c, unsigned idx, AppValues *ret) 
                 return -ENOMEM; /* the config was validated: only OOM is left */
         v.exec = argv_to_line(argv);
         v.user = strdup(c->user_scope ? "" : c->user ?: c->name);
-        v.group = strdup(c->user_scope ? "" : strempty(c->group));
+        /* DynamicUser= (no User=) has a group of the same name, which systemd shows. */
+        v.group = strdup(c->user_scope ? "" : c->group ?: c->user ? "" : c->name);
         v.working_directory = c->working_directory ? expand_worker(c->working_directory, num) : strdup("");
         v.ready = strdup(ready_protocol_to_string(c->ready));
         v.ready_message = strdup(c->ready_message ?: "\"online\"");

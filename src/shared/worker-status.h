@@ -16,8 +16,10 @@
 #define WORKER_SIGNAL_SUSPEND (SIGRTMIN + 5)
 #define WORKER_SIGNAL_RESUME (SIGRTMIN + 6)
 /* The next ExecReload= (ReloadUnit, which sockdctl sends next) only delivers the unit's
- * settings as systemd has them loaded now, for the prepare or resume that follows. */
-#define WORKER_SIGNAL_EXPECT_SETTINGS (SIGRTMIN + 7)
+ * settings as systemd has them loaded now, for the prepare or resume that follows. A
+ * signal whose default action is to be ignored: a sockd-spawn older than this, which
+ * does not know it, must not die of it (its ExecReload= then fails, and says why). */
+#define WORKER_SIGNAL_EXPECT_SETTINGS SIGURG
 /* Sent to a held Ready=notify app: release the requests you hold. */
 #define WORKER_APP_RESUME_SIGNAL SIGUSR2
 

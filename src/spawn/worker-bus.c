@@ -334,6 +334,13 @@ int worker_reload_client(const char *control_path, int argc, char *argv[], const
         }
         if (r >= 0)
                 r = sd_bus_call(bus, call, UINT64_MAX, &error, &reply);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD)) {
+                /* Not Reload() instead: sockdctl may have asked for these settings only,
+                 * which that shim cannot know, and a swap would not be all-or-nothing. */
+                log_error("Reload failed: the worker runs an older sockd-spawn, which cannot take the unit's settings. "
+                          "'systemctl restart' the worker once (a stop and a start) to run this one.");
+                goto finish;
+        }
         if (r < 0) {
                 log_error("Reload failed: %s", error.message ?: strerror(-r));
                 goto finish;

@@ -485,8 +485,9 @@ int worker_run(Worker *w, WorkerCommandLine *cl) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD);
-        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_EXPECT_SETTINGS; sig++)
+        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_RESUME; sig++)
                 sigaddset(&mask, sig);
+        sigaddset(&mask, WORKER_SIGNAL_EXPECT_SETTINGS);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(negative_errno(), "Failed to block signals: %m");
 
@@ -506,10 +507,12 @@ int worker_run(Worker *w, WorkerCommandLine *cl) {
         /* WORKER_SIGNAL_EXPECT_SETTINGS is read before the control connection of the
          * reload that follows it: systemd sent the signal before it spawned that client,
          * and sd-event dispatches what became pending first, first. */
-        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_EXPECT_SETTINGS; sig++) {
-                r = sd_event_add_signal(w->event, NULL, sig, worker_on_control_signal, w);
+        for (int sig = WORKER_SIGNAL_PREPARE; sig <= WORKER_SIGNAL_RESUME + 1; sig++) {
+                int watched = sig <= WORKER_SIGNAL_RESUME ? sig : WORKER_SIGNAL_EXPECT_SETTINGS;
+
+                r = sd_event_add_signal(w->event, NULL, watched, worker_on_control_signal, w);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to watch signal %d: %m", sig);
+                        return log_error_errno(r, "Failed to watch signal %d: %m", watched);
         }
         r = worker_listen_control(w);
         if (r < 0)

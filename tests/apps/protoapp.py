@@ -131,6 +131,11 @@ for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1):
 slow = flag("slow", 2)
 if slow is not None:
     time.sleep(slow)
+if "PROTO_GREETING" in os.environ:
+    # What a reload with settings gave it (the config-edit checks).
+    log("settings greeting=%s cwd=%s argv1=%s journal=%s" % (
+        os.environ["PROTO_GREETING"], os.getcwd(), sys.argv[1] if len(sys.argv) > 1 else "-",
+        os.environ.get("JOURNAL_STREAM", "-")))
 if flag("hang", 0) is None:
     notify("READY=1\nSTATUS=protoapp ready")
     log("ready")
