@@ -56,7 +56,22 @@ static int property_get(sd_bus *bus, const char *path, const char *interface, co
 }
 
 static int method_reload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        int r = worker_start_swap(userdata, SWAP_RELOAD, NULL, m, error);
+        Worker *w = userdata;
+        int r;
+
+        /* sockdctl asked for a reload to bring settings, and this ExecReload= (one a
+         * drop-in replaced, without arguments) has none: no swap, the prepare that
+         * follows runs the worker's own. */
+        if (w->expect_source) {
+                Generation *serving = worker_serving(w);
+
+                w->expect_source = sd_event_source_disable_unref(w->expect_source);
+                log_notice("The reload sockdctl asked for brings no settings (ExecReload= without sockd-spawn's "
+                           "arguments): the next generation runs the worker's current ones.");
+                return sd_bus_reply_method_return(m, "tu", serving ? serving->number : (uint64_t) 0,
+                                                  serving ? (uint32_t) serving->pid : 0);
+        }
+        r = worker_start_swap(w, SWAP_RELOAD, NULL, m, error);
 
         /* > 0: the reply comes when the swap is decided. */
         return r < 0 ? r : 1;
