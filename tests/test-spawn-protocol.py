@@ -945,6 +945,14 @@ check(r.returncode != 0 and "Directory= or Name= changed" in r.stderr, "an expec
       r.stderr)
 r = reload_with(base[3:] + [sys.executable, protoapp, "v5"], {"PROTO_GREETING": "ciao", "PROTO_DIR": t.flags}, t.dir)
 check(r.returncode == 0 and s.wait_status(lambda i: serving_gen(i) == 5), "and the next reload swaps", r.stderr + s.status)
+# A bare reload (a drop-in's ExecReload= without arguments) where settings are expected
+# swaps nothing either.
+s.kill(EXPECT_SETTINGS)
+time.sleep(0.2)
+r = subprocess.run(base[:3], capture_output=True, text=True, timeout=30)
+time.sleep(0.3)
+check(r.returncode == 0 and serving_gen(parse_status(s.status)) == 5 and "brings no settings" in s.log(),
+      "a bare reload after SIGURG returns at once and swaps nothing", r.stderr + s.status)
 # A SIGURG that no reload follows expires.
 s.kill(EXPECT_SETTINGS)
 check(s.wait_log("No settings came within 10s", timeout=15), "an expectation no reload meets ends after 10 s", s.log())
