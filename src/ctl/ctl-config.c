@@ -122,8 +122,7 @@ static int values_from_config(const AppConfig *c, unsigned idx, AppValues *ret) 
                 return -ENOMEM; /* the config was validated: only OOM is left */
         v.exec = argv_to_line(argv);
         v.user = strdup(c->user_scope ? "" : c->user ?: c->name);
-        /* DynamicUser= (no User=) has a group of the same name, which systemd shows. */
-        v.group = strdup(c->user_scope ? "" : c->group ?: c->user ? "" : c->name);
+        v.group = strdup(c->user_scope ? "" : strempty(c->group));
         v.working_directory = c->working_directory ? expand_worker(c->working_directory, num) : strdup("");
         v.ready = strdup(ready_protocol_to_string(c->ready));
         v.ready_message = strdup(c->ready_message ?: "\"online\"");
@@ -184,29 +183,6 @@ static int get_exec_start(sd_bus *bus, const char *path, char ***ret) {
         return r < 0 ? log_error_errno(r, "Failed to read ExecStart=: %m") : 0;
 }
 
-static int get_environment_files(sd_bus *bus, const char *path, char ***ret) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        const char *file;
-        int r, missing_ok;
-
-        *ret = strv_copy(NULL);
-        if (!*ret)
-                return -ENOMEM;
-        r = sd_bus_get_property(bus, SYSTEMD_DESTINATION, path, SYSTEMD_SERVICE, "EnvironmentFiles", &error, &reply,
-                                "a(sb)");
-        sd_bus_error_free(&error);
-        if (r >= 0)
-                r = sd_bus_message_enter_container(reply, 'a', "(sb)");
-        while (r >= 0 && (r = sd_bus_message_read(reply, "(sb)", &file, &missing_ok)) > 0) {
-                char *e;
-                if (asprintf(&e, "%s%s", missing_ok ? "-" : "", file) < 0 || strv_consume(ret, e) < 0)
-                        r = -ENOMEM;
-        }
-        sd_bus_message_unref(reply);
-        return r < 0 ? log_error_errno(r, "Failed to read EnvironmentFiles: %m") : 0;
-}
-
 static int get_socket_mode(sd_bus *bus, const char *socket_unit, char **ret) {
         _cleanup_free_ char *path = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -226,13 +202,112 @@ static int get_socket_mode(sd_bus *bus, const char *socket_unit, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
+/* A value as sockd-generator writes it into a unit: "%%" is '%', "%i" the worker. */
+static char *unit_unescape_specifiers(const char *s, unsigned idx) {
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        if (!f)
+                return NULL;
+        for (; *s; s++) {
+                if (s[0] == '%' && s[1] == '%')
+                        fputc('%', f);
+                else if (s[0] == '%' && s[1] == 'i')
+                        fprintf(f, "%u", idx);
+                else {
+                        fputc(*s, f);
+                        continue;
+                }
+                s++;
+        }
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(out);
+}
+
+/* Environment="NAME=value" as unit_environment_line() writes it: quoted, with \\ and \". */
+static char *unit_unquote_environment(const char *v) {
+        size_t n = strlen(v);
+        char *out, *o;
+
+        if (n < 2 || v[0] != '"' || v[n - 1] != '"')
+                return strdup(v);
+        out = o = malloc(n);
+        if (!out)
+                return NULL;
+        for (size_t i = 1; i < n - 1; i++) {
+                if (v[i] == '\\' && i + 1 < n - 1)
+                        i++;
+                *o++ = v[i];
+        }
+        *o = 0;
+        return out;
+}
+
+/* What the config put into worker @w's service: its unit file as sockd-generator wrote
+ * it (FragmentPath), not the unit's properties, which drop-ins change too (an
+ * Environment= of the administrator's, the test suite's ASAN_OPTIONS): those are not the
+ * config's, and a restart neither applies nor refuses them. */
+static int values_from_fragment(sd_bus *bus, const WorkerRef *w, AppValues *v) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        bool service = false;
+        size_t size = 0;
+        int r;
+
+        r = get_string(bus, w->service_path, SYSTEMD_UNIT, "FragmentPath", &path);
+        if (r < 0)
+                return r;
+        f = fopen(path, "re");
+        if (!f)
+                return log_error_errno(negative_errno(), "Failed to read %s's unit file '%s': %m", w->service, path);
+        if (!(v->user = strdup("")) || !(v->group = strdup("")) || !(v->working_directory = strdup("")) ||
+            !(v->environment = strv_copy(NULL)) || !(v->environment_files = strv_copy(NULL)) ||
+            !(v->pass_environment = strv_copy(NULL)))
+                return -ENOMEM;
+        while (getline(&line, &size, f) >= 0) {
+                char *eq, *value;
+
+                line[strcspn(line, "\n")] = 0;
+                if (line[0] == '[') {
+                        service = streq(line, "[Service]");
+                        continue;
+                }
+                eq = strchr(line, '=');
+                if (!service || line[0] == '#' || !eq)
+                        continue;
+                *eq = 0;
+                char **field = streq(line, "User") ? &v->user :
+                               streq(line, "Group") ? &v->group :
+                               streq(line, "WorkingDirectory") ? &v->working_directory : NULL;
+                char ***list = streq(line, "Environment") ? &v->environment :
+                               streq(line, "EnvironmentFile") ? &v->environment_files :
+                               streq(line, "PassEnvironment") ? &v->pass_environment : NULL;
+                if (!field && !list)
+                        continue;
+                if (list == &v->environment) {
+                        _cleanup_free_ char *unquoted = unit_unquote_environment(eq + 1);
+                        value = unquoted ? unit_unescape_specifiers(unquoted, w->index) : NULL;
+                } else
+                        value = unit_unescape_specifiers(eq + 1, w->index);
+                if (!value)
+                        return -ENOMEM;
+                if (field) {
+                        free(*field);
+                        *field = value;
+                } else if (strv_consume(list, value) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 /* The values worker @w's units have as systemd has them loaded. */
 static int values_from_units(sd_bus *bus, const WorkerRef *w, AppValues *ret) {
         _cleanup_(worker_command_line_done) WorkerCommandLine cl = {};
         _cleanup_strv_free_ char **argv = NULL;
         _cleanup_free_ char *socket_path = NULL;
         AppValues v = {};
-        char *dash;
         int r;
 
         r = get_exec_start(bus, w->service_path, &argv);
@@ -261,13 +336,7 @@ static int values_from_units(sd_bus *bus, const WorkerRef *w, AppValues *ret) {
                 r = -ENOMEM;
                 goto fail;
         }
-        if ((r = get_string(bus, w->service_path, SYSTEMD_SERVICE, "User", &v.user)) < 0 ||
-            (r = get_string(bus, w->service_path, SYSTEMD_SERVICE, "Group", &v.group)) < 0 ||
-            (r = get_string(bus, w->service_path, SYSTEMD_SERVICE, "WorkingDirectory", &v.working_directory)) < 0 ||
-            (r = get_strv(bus, w->service_path, SYSTEMD_SERVICE, "Environment", &v.environment)) < 0 ||
-            (r = get_strv(bus, w->service_path, SYSTEMD_SERVICE, "PassEnvironment", &v.pass_environment)) < 0 ||
-            (r = get_environment_files(bus, w->service_path, &v.environment_files)) < 0 ||
-            (r = get_socket_mode(bus, w->socket_unit, &v.socket_mode)) < 0)
+        if ((r = values_from_fragment(bus, w, &v)) < 0 || (r = get_socket_mode(bus, w->socket_unit, &v.socket_mode)) < 0)
                 goto fail;
         {
                 _cleanup_free_ char *socket_object = NULL;
@@ -285,18 +354,8 @@ static int values_from_units(sd_bus *bus, const WorkerRef *w, AppValues *ret) {
         STRV_FOREACH(e, v.environment_files)
                 if ((*e)[0] == '-' && strv_contains(cl.opts.environment_files, *e + 1))
                         memmove(*e, *e + 1, strlen(*e));
-        /* systemd says "!/path" for WorkingDirectory=-/path. */
-        dash = v.working_directory;
-        if (dash[0] == '!')
-                dash[0] = '-';
-        if (!v.environment && !(v.environment = strv_copy(NULL)))
-                goto oom;
-        if (!v.pass_environment && !(v.pass_environment = strv_copy(NULL)))
-                goto oom;
         *ret = v;
         return 0;
-oom:
-        r = -ENOMEM;
 fail:
         app_values_done(&v);
         return r;

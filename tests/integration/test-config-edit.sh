@@ -41,6 +41,8 @@ ${4:-}
 EOF
 }
 write_config hello envapp.py /srv/web-a
+# An administrator's drop-in: not the config's, so a restart neither applies nor refuses it.
+ct_write /etc/systemd/system/web@.service.d/50-admin.conf <<<$'[Service]\nEnvironment=ADMIN_NOTE=kept'
 ct systemctl daemon-reload
 ct_nginx_start "$(sockd_nginx_conf_apps web:3)"
 ct sockdctl -q start web
@@ -180,6 +182,7 @@ out=$(sockd_wait_pid_change "$old" http://127.0.0.1:8080/web/w0/) || fail "web@0
 assert_match "$out" "greeting=hallo secret=s3 cwd=/srv/web-a" "a crash restarts web@0 on the same config"
 rc=0; out=$(ct sockdctl restart --dry-run web 2>&1) || rc=$?
 assert_match "$out" $'web@0.service: no change\nweb@1.service: no change' "--dry-run after a daemon-reload: the units are the config"
+if [[ $out == *ADMIN_NOTE* ]]; then fail "an administrator's drop-in is not the config's"; else ok "an administrator's drop-in is not the config's"; fi
 ct sockdctl -q restart web || fail "sockdctl restart web brings every worker to the loaded config"
 want=$'w0 greeting=hallo secret=s3 cwd=/srv/web-a exec=envapp-v2.py\nw1 greeting=hallo secret=s3 cwd=/srv/web-a exec=envapp-v2.py\nw2 greeting=hallo secret=s3 cwd=/srv/web-a exec=envapp-v2.py'
 assert_eq "$(answers_settle "$want")" "$want" "every worker runs it"
