@@ -229,6 +229,9 @@ int verb_restart(sd_bus *bus, char **args) {
                         if (r == -EIO)
                                 report_failures(bus, &a, what);
                         fprintf(stderr, "Nothing was restarted: every worker keeps serving its generation.\n");
+                        if (plan.need_reload)
+                                fprintf(stderr, "systemd's units are %s's as it is now (the daemon-reload ran): a "
+                                        "worker that systemd starts again runs it.\n", plan.path);
                         return -EIO;
                 }
         }
