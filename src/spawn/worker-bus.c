@@ -118,8 +118,8 @@ static int method_reload_with(sd_bus_message *m, void *userdata, sd_bus_error *e
         sd_bus_creds_unref(creds);
         if (gid != getgid()) {
                 if (asprintf(&why, "Group= changed (this worker runs as gid %u, the unit now says gid %u): a new "
-                             "generation cannot apply it, only a new service does ('systemctl restart %s.target' "
-                             "after 'systemctl daemon-reload')", (unsigned) getgid(), (unsigned) gid, w->opts.app) < 0)
+                             "generation cannot apply it, only a new service does ('systemctl restart %s@*.service')",
+                             (unsigned) getgid(), (unsigned) gid, w->opts.app) < 0)
                         return -ENOMEM;
                 return refuse_settings(w, error, why);
         }
