@@ -528,6 +528,58 @@ static unsigned assert_same_but_commented(const char *system, const char *user, 
         return commented;
 }
 
+/* What sockdctl reads back from a generated service unit is what the config said, for
+ * values with quotes, backslashes, '%' and {worker} in them; a drop-in's keys are not
+ * in that file, and keys of other sections do not count. */
+START_TEST(test_service_values_round_trip) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, "rt.conf",
+                                                    "[App]\nExec=/bin/true\nUser=app\nGroup=www\n"
+                                                    "WorkingDirectory=-/srv/50% {worker}\n"
+                                                    "Environment=A=say \"hi\" \\n 100%\n"
+                                                    "Environment=B=w{worker}%i\n"
+                                                    "Environment=EMPTY=\n"
+                                                    "EnvironmentFile=-/etc/app/{worker}.env\n"
+                                                    "PassEnvironment=HOME_URL\n"),
+                            *error = NULL;
+        _cleanup_app_config_ AppConfig *c = NULL;
+        _cleanup_(service_values_done) ServiceValues v = {};
+        _cleanup_fclose_ FILE *f = NULL;
+        AppUnits u = {};
+
+        ck_assert_msg(app_config_load_context(path, &(ConfigContext) {}, &c, &error) == 0, "%s", strempty(error));
+        ck_assert_int_eq(app_units_render(c, "/t", &u), 0);
+        f = fmemopen(u.service, strlen(u.service), "r");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(service_values_read(f, 7, &v), 0);
+        ck_assert_str_eq(v.user, "app");
+        ck_assert_str_eq(v.group, "www");
+        ck_assert_str_eq(v.working_directory, "-/srv/50% 7");
+        ck_assert_uint_eq(strv_length(v.environment), 3);
+        ck_assert_str_eq(v.environment[0], "A=say \"hi\" \\n 100%");
+        ck_assert_str_eq(v.environment[1], "B=w7%i");
+        ck_assert_str_eq(v.environment[2], "EMPTY=");
+        ck_assert_uint_eq(strv_length(v.environment_files), 1);
+        ck_assert_str_eq(v.environment_files[0], "-/etc/app/7.env");
+        ck_assert_uint_eq(strv_length(v.pass_environment), 1);
+        ck_assert_str_eq(v.pass_environment[0], "HOME_URL");
+        app_units_done(&u);
+}
+END_TEST
+
+START_TEST(test_service_values_only_service_section) {
+        static const char text[] = "[Unit]\nDescription=x\nUser=not-this\n[Service]\n# User=commented\n"
+                                   "User=app\nEnvironment=\"X=1\"\n[Install]\nEnvironment=\"Y=2\"\n";
+        _cleanup_(service_values_done) ServiceValues v = {};
+        _cleanup_fclose_ FILE *f = fmemopen((void *) text, strlen(text), "r");
+
+        ck_assert_int_eq(service_values_read(f, 0, &v), 0);
+        ck_assert_str_eq(v.user, "app");
+        ck_assert_str_eq(v.group, "");
+        ck_assert_uint_eq(strv_length(v.environment), 1);
+        ck_assert_str_eq(v.environment[0], "X=1");
+}
+END_TEST
+
 START_TEST(test_render_user_scope) {
         _cleanup_app_config_ AppConfig *c = NULL, *sys = NULL;
         _cleanup_free_ char *pre = NULL, *exec = NULL;
@@ -653,6 +705,8 @@ Suite *unit_render_suite(void) {
         tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
         tcase_add_checked_fixture(tc, save_env, restore_env);
         tcase_add_test(tc, test_render_user_scope);
+        tcase_add_test(tc, test_service_values_round_trip);
+        tcase_add_test(tc, test_service_values_only_service_section);
         tcase_add_test(tc, test_render_system_scope_uncommented);
         suite_add_tcase(s, tc);
 

@@ -202,58 +202,14 @@ static int get_socket_mode(sd_bus *bus, const char *socket_unit, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-/* A value as sockd-generator writes it into a unit: "%%" is '%', "%i" the worker. */
-static char *unit_unescape_specifiers(const char *s, unsigned idx) {
-        _cleanup_free_ char *out = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&out, &size);
-
-        if (!f)
-                return NULL;
-        for (; *s; s++) {
-                if (s[0] == '%' && s[1] == '%')
-                        fputc('%', f);
-                else if (s[0] == '%' && s[1] == 'i')
-                        fprintf(f, "%u", idx);
-                else {
-                        fputc(*s, f);
-                        continue;
-                }
-                s++;
-        }
-        if (fclose(f) != 0)
-                return NULL;
-        return TAKE_PTR(out);
-}
-
-/* Environment="NAME=value" as unit_environment_line() writes it: quoted, with \\ and \". */
-static char *unit_unquote_environment(const char *v) {
-        size_t n = strlen(v);
-        char *out, *o;
-
-        if (n < 2 || v[0] != '"' || v[n - 1] != '"')
-                return strdup(v);
-        out = o = malloc(n);
-        if (!out)
-                return NULL;
-        for (size_t i = 1; i < n - 1; i++) {
-                if (v[i] == '\\' && i + 1 < n - 1)
-                        i++;
-                *o++ = v[i];
-        }
-        *o = 0;
-        return out;
-}
-
 /* What the config put into worker @w's service: its unit file as sockd-generator wrote
  * it (FragmentPath), not the unit's properties, which drop-ins change too (an
  * Environment= of the administrator's, the test suite's ASAN_OPTIONS): those are not the
  * config's, and a restart neither applies nor refuses them. */
 static int values_from_fragment(sd_bus *bus, const WorkerRef *w, AppValues *v) {
-        _cleanup_free_ char *path = NULL, *line = NULL;
+        _cleanup_(service_values_done) ServiceValues sv = {};
+        _cleanup_free_ char *path = NULL;
         _cleanup_fclose_ FILE *f = NULL;
-        bool service = false;
-        size_t size = 0;
         int r;
 
         r = get_string(bus, w->service_path, SYSTEMD_UNIT, "FragmentPath", &path);
@@ -262,43 +218,15 @@ static int values_from_fragment(sd_bus *bus, const WorkerRef *w, AppValues *v) {
         f = fopen(path, "re");
         if (!f)
                 return log_error_errno(negative_errno(), "Failed to read %s's unit file '%s': %m", w->service, path);
-        if (!(v->user = strdup("")) || !(v->group = strdup("")) || !(v->working_directory = strdup("")) ||
-            !(v->environment = strv_copy(NULL)) || !(v->environment_files = strv_copy(NULL)) ||
-            !(v->pass_environment = strv_copy(NULL)))
-                return -ENOMEM;
-        while (getline(&line, &size, f) >= 0) {
-                char *eq, *value;
-
-                line[strcspn(line, "\n")] = 0;
-                if (line[0] == '[') {
-                        service = streq(line, "[Service]");
-                        continue;
-                }
-                eq = strchr(line, '=');
-                if (!service || line[0] == '#' || !eq)
-                        continue;
-                *eq = 0;
-                char **field = streq(line, "User") ? &v->user :
-                               streq(line, "Group") ? &v->group :
-                               streq(line, "WorkingDirectory") ? &v->working_directory : NULL;
-                char ***list = streq(line, "Environment") ? &v->environment :
-                               streq(line, "EnvironmentFile") ? &v->environment_files :
-                               streq(line, "PassEnvironment") ? &v->pass_environment : NULL;
-                if (!field && !list)
-                        continue;
-                if (list == &v->environment) {
-                        _cleanup_free_ char *unquoted = unit_unquote_environment(eq + 1);
-                        value = unquoted ? unit_unescape_specifiers(unquoted, w->index) : NULL;
-                } else
-                        value = unit_unescape_specifiers(eq + 1, w->index);
-                if (!value)
-                        return -ENOMEM;
-                if (field) {
-                        free(*field);
-                        *field = value;
-                } else if (strv_consume(list, value) < 0)
-                        return -ENOMEM;
-        }
+        r = service_values_read(f, w->index, &sv);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read %s's unit file '%s': %m", w->service, path);
+        v->user = TAKE_PTR(sv.user);
+        v->group = TAKE_PTR(sv.group);
+        v->working_directory = TAKE_PTR(sv.working_directory);
+        v->environment = TAKE_PTR(sv.environment);
+        v->environment_files = TAKE_PTR(sv.environment_files);
+        v->pass_environment = TAKE_PTR(sv.pass_environment);
         return 0;
 }
 

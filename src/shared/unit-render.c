@@ -381,3 +381,108 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
         *ret = u;
         return 0;
 }
+
+/* ---- reading back what app_units_render() wrote ---- */
+
+/* A value as unit_value() writes it: "%%" is '%', "%i" the worker. */
+static char *unit_unescape_specifiers(const char *s, unsigned idx) {
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&out, &size);
+
+        if (!f)
+                return NULL;
+        for (; *s; s++) {
+                if (s[0] == '%' && s[1] == '%')
+                        fputc('%', f);
+                else if (s[0] == '%' && s[1] == 'i')
+                        fprintf(f, "%u", idx);
+                else {
+                        fputc(*s, f);
+                        continue;
+                }
+                s++;
+        }
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(out);
+}
+
+/* Environment="NAME=value" as unit_environment_line() writes it: quoted, with \\ and \". */
+static char *unit_unquote_environment(const char *v) {
+        size_t n = strlen(v);
+        char *out, *o;
+
+        if (n < 2 || v[0] != '"' || v[n - 1] != '"')
+                return strdup(v);
+        out = o = malloc(n);
+        if (!out)
+                return NULL;
+        for (size_t i = 1; i < n - 1; i++) {
+                if (v[i] == '\\' && i + 1 < n - 1)
+                        i++;
+                *o++ = v[i];
+        }
+        *o = 0;
+        return out;
+}
+
+void service_values_done(ServiceValues *v) {
+        free(v->user);
+        free(v->group);
+        free(v->working_directory);
+        strv_free(v->environment);
+        strv_free(v->environment_files);
+        strv_free(v->pass_environment);
+        *v = (ServiceValues) {};
+}
+
+int service_values_read(FILE *f, unsigned worker, ServiceValues *ret) {
+        _cleanup_(service_values_done) ServiceValues v = {};
+        _cleanup_free_ char *line = NULL;
+        bool service = false;
+        size_t size = 0;
+
+        if (!(v.user = strdup("")) || !(v.group = strdup("")) || !(v.working_directory = strdup("")) ||
+            !(v.environment = strv_copy(NULL)) || !(v.environment_files = strv_copy(NULL)) ||
+            !(v.pass_environment = strv_copy(NULL)))
+                return -ENOMEM;
+        while (getline(&line, &size, f) >= 0) {
+                char *eq, *value;
+
+                line[strcspn(line, "\n")] = 0;
+                if (line[0] == '[') {
+                        service = streq(line, "[Service]");
+                        continue;
+                }
+                eq = strchr(line, '=');
+                if (!service || line[0] == '#' || !eq)
+                        continue;
+                *eq = 0;
+                char **field = streq(line, "User") ? &v.user :
+                               streq(line, "Group") ? &v.group :
+                               streq(line, "WorkingDirectory") ? &v.working_directory : NULL;
+                char ***list = streq(line, "Environment") ? &v.environment :
+                               streq(line, "EnvironmentFile") ? &v.environment_files :
+                               streq(line, "PassEnvironment") ? &v.pass_environment : NULL;
+                if (!field && !list)
+                        continue;
+                if (list == &v.environment) {
+                        _cleanup_free_ char *unquoted = unit_unquote_environment(eq + 1);
+                        value = unquoted ? unit_unescape_specifiers(unquoted, worker) : NULL;
+                } else
+                        value = unit_unescape_specifiers(eq + 1, worker);
+                if (!value)
+                        return -ENOMEM;
+                if (field) {
+                        free(*field);
+                        *field = value;
+                } else if (strv_consume(list, value) < 0)
+                        return -ENOMEM;
+        }
+        if (ferror(f))
+                return -EIO;
+        *ret = v;
+        v = (ServiceValues) {};
+        return 0;
+}

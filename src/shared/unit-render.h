@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdio.h>
+
 #include "config.h"
 
 /* Where sockd-spawn's max back-off between crashes ends (see spawn/backoff). */
@@ -26,3 +28,19 @@ void app_units_done(AppUnits *u);
 /* Renders the three units and the tmpfiles snippet of an app. @tmpfiles_path is where
  * the caller will write the snippet: the socket unit runs systemd-tmpfiles on it. */
 int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *ret);
+
+/* What app_units_render() put into a worker's service unit, read back from its text
+ * (the [Service] keys User=, Group=, WorkingDirectory=, Environment=, EnvironmentFile=,
+ * PassEnvironment=): quoting and specifier escapes undone, %i as @worker. Keys it did
+ * not write (a hand edit) are read the same way; drop-ins are other files. */
+typedef struct ServiceValues {
+        char *user;              /* "" when none */
+        char *group;
+        char *working_directory;
+        char **environment;      /* "NAME=value" */
+        char **environment_files; /* as written: every one with '-' */
+        char **pass_environment;
+} ServiceValues;
+
+void service_values_done(ServiceValues *v);
+int service_values_read(FILE *f, unsigned worker, ServiceValues *ret);
