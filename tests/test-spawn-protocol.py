@@ -891,7 +891,7 @@ EXPECT_SETTINGS = signal.SIGURG
 t = Test("settings")
 s = t.shim(env={"PROTO_GREETING": "hello", "JOURNAL_STREAM": "8:1"})
 check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 serves", s.log())
-check("settings greeting=hello cwd=%s argv1=- journal=8:1" % os.getcwd() in s.log(),
+check(s.wait_log("settings greeting=hello cwd=%s argv1=- journal=8:1" % os.getcwd()),
       "the first generation runs the shim's own environment and directory", s.log())
 control = os.path.join(t.worker_dir, "control")
 base = [os.path.abspath(spawn), "--reload", "--control=" + control, "--app=ptest", "--ready=notify", "--ready-timeout=3s",
@@ -911,32 +911,33 @@ r = reload_with(base[3:] + [sys.executable, protoapp, "v2"],
                 {"PROTO_GREETING": "bonjour", "PROTO_DIR": t.flags, "JOURNAL_STREAM": "9:9", "MAINPID": "1"}, workdir)
 check(r.returncode == 0 and "is serving" in r.stderr, "sockd-spawn --reload with a command line swaps", r.stderr)
 check(s.wait_status(lambda i: serving_gen(i) == 2), "and generation 2 serves", s.status)
-check("settings greeting=bonjour cwd=%s argv1=v2 journal=8:1" % workdir in s.log(),
+check(s.wait_log("settings greeting=bonjour cwd=%s argv1=v2 journal=8:1" % workdir),
       "it runs the reload's command line, environment and directory; JOURNAL_STREAM stays the shim's", s.log())
 
 # sockdctl's way: SIGURG, then the reload only hands over its settings; the prepare runs them.
+mark = len(s.lines)
 s.kill(EXPECT_SETTINGS)
 r = reload_with(base[3:] + [sys.executable, protoapp, "v3"], {"PROTO_GREETING": "hallo", "PROTO_DIR": t.flags}, t.dir)
 check(r.returncode == 0, "after SIGURG the reload returns at once", r.stderr)
-time.sleep(0.3)
-check(serving_gen(parse_status(s.status)) == 2 and "Got the unit's settings" in s.log(),
-      "and swaps nothing: generation 2 still serves", s.status + "\n" + s.log())
+check(s.wait_log("Got the unit's settings", start=mark) and serving_gen(parse_status(s.status)) == 2 and
+      "Swapping:" not in "\n".join(s.lines[mark:]), "and swaps nothing: generation 2 still serves",
+      s.status + "\n" + s.log())
 s.kill(PREPARE)
 check(s.wait_status(lambda i: "ready" in i), "a prepare then starts generation 3", s.status)
 s.kill(COMMIT)
 check(s.wait_status(lambda i: serving_gen(i) == 3), "which serves after the commit", s.status)
-check("settings greeting=hallo cwd=%s argv1=v3" % t.dir in s.log(), "with the settings the reload brought", s.log())
+check(s.wait_log("settings greeting=hallo cwd=%s argv1=v3" % t.dir), "with the settings the reload brought", s.log())
 # What the serving generation runs is what a crashed one restarts with: SIGHUP reuses it.
 s.kill(signal.SIGHUP)
 check(s.wait_status(lambda i: serving_gen(i) == 4), "a plain SIGHUP swap", s.status)
-check(s.log().count("settings greeting=hallo cwd=%s argv1=v3" % t.dir) == 2, "runs the serving generation's settings",
-      s.log())
+check(s.wait(lambda: s.log().count("settings greeting=hallo cwd=%s argv1=v3" % t.dir) == 2),
+      "runs the serving generation's settings", s.log())
 
 # What a new generation cannot apply is refused, and nothing swaps.
 r = reload_with(["--app=ptest", "--backlog=17", "--"] + [sys.executable, protoapp], {"PROTO_DIR": t.flags}, t.dir)
 check(r.returncode != 0 and "[Socket] Backlog= changed: a new generation cannot apply it, only a new socket does" in r.stderr,
       "a reload whose --backlog differs is refused, naming the config key", r.stderr)
-check(serving_gen(parse_status(s.status)) == 4 and "Backlog=" in parse_status(s.status).get("failed", ""),
+check(s.wait_status(lambda i: "Backlog=" in i.get("failed", "")) and serving_gen(parse_status(s.status)) == 4,
       "generation 4 keeps serving, and the status says why", s.status)
 # A refused reload after SIGURG ends the wait: the next reload swaps again.
 s.kill(EXPECT_SETTINGS)
@@ -947,12 +948,12 @@ r = reload_with(base[3:] + [sys.executable, protoapp, "v5"], {"PROTO_GREETING": 
 check(r.returncode == 0 and s.wait_status(lambda i: serving_gen(i) == 5), "and the next reload swaps", r.stderr + s.status)
 # A bare reload (a drop-in's ExecReload= without arguments) where settings are expected
 # swaps nothing either.
+mark = len(s.lines)
 s.kill(EXPECT_SETTINGS)
-time.sleep(0.2)
 r = subprocess.run(base[:3], capture_output=True, text=True, timeout=30)
-time.sleep(0.3)
-check(r.returncode == 0 and serving_gen(parse_status(s.status)) == 5 and "brings no settings" in s.log(),
-      "a bare reload after SIGURG returns at once and swaps nothing", r.stderr + s.status)
+check(r.returncode == 0 and s.wait_log("brings no settings", start=mark) and serving_gen(parse_status(s.status)) == 5 and
+      "Swapping:" not in "\n".join(s.lines[mark:]), "a bare reload after SIGURG returns at once and swaps nothing",
+      r.stderr + s.status)
 # A SIGURG that no reload follows expires.
 s.kill(EXPECT_SETTINGS)
 check(s.wait_log("No settings came within 10s", timeout=15), "an expectation no reload meets ends after 10 s", s.log())
