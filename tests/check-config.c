@@ -115,6 +115,7 @@ START_TEST(test_minimal_defaults) {
         ck_assert_int_eq(c->ready, READY_NOTIFY);
         ck_assert_uint_eq(c->ready_timeout, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c->stop_timeout, 30 * USEC_PER_SEC);
+        ck_assert_uint_eq(c->handover, SOCKD_HANDOVER_DEFAULT_USEC);
         ck_assert_int_eq(c->suspend, SUSPEND_QUEUE);
         ck_assert_str_eq(c->socket_directory, "/run/myapp");
         ck_assert_str_eq(c->socket_name, "myapp.{worker}.sock");
@@ -145,6 +146,7 @@ START_TEST(test_full_file) {
                                   "Ready=node-ipc\n"
                                   "ReadyTimeoutSec=1min 30s\n"
                                   "StopTimeoutSec=500ms\n"
+                                  "HandoverSec=250ms\n"
                                   "Suspend=hold\n"
                                   "\n"
                                   "[Socket]\n"
@@ -173,6 +175,7 @@ START_TEST(test_full_file) {
         ck_assert_int_eq(c->ready, READY_NODE_IPC);
         ck_assert_uint_eq(c->ready_timeout, 90 * USEC_PER_SEC);
         ck_assert_uint_eq(c->stop_timeout, 500 * USEC_PER_MSEC);
+        ck_assert_uint_eq(c->handover, 250 * USEC_PER_MSEC);
         ck_assert_int_eq(c->suspend, SUSPEND_HOLD);
         ck_assert_str_eq(c->socket_directory, "/run/sockd-test");
         ck_assert_str_eq(c->socket_name, "w{worker}.sock");
@@ -456,6 +459,8 @@ static const struct error_case {
         { "ReadyTimeoutSec=0", B "ReadyTimeoutSec=0\n", -ERANGE, 3, "ReadyTimeoutSec: must be between 1ms and 24h, got '0'" },
         { "StopTimeoutSec=0", B "StopTimeoutSec=0s\n", -ERANGE, 3, "StopTimeoutSec: must be between 1ms and 24h, got '0s'" },
         { "StopTimeoutSec=999us", B "StopTimeoutSec=999us\n", -ERANGE, 3, "StopTimeoutSec: must be between 1ms and 24h" },
+        { "HandoverSec=soon", B "HandoverSec=soon\n", -EINVAL, 3, "HandoverSec: 'soon' is not a duration" },
+        { "HandoverSec=2min", B "HandoverSec=2min\n", -ERANGE, 3, "HandoverSec: must be at most 1min, got '2min'" },
         { "StopTimeoutSec=25h", B "StopTimeoutSec=25h\n", -ERANGE, 3, "StopTimeoutSec: must be between 1ms and 24h, got '25h'" },
         { "Mode=999", B "[Socket]\nMode=999\n", -EINVAL, 4, "Mode: must be an octal mode like 0660, got '999'" },
         { "Mode=abc", B "[Socket]\nMode=abc\n", -EINVAL, 4, "Mode: must be an octal mode like 0660, got 'abc'" },

@@ -228,6 +228,7 @@ START_TEST(test_render_full) {
                                   "Ready=node-ipc\n"
                                   "ReadyTimeoutSec=45\n"
                                   "StopTimeoutSec=500ms\n"
+                                  "HandoverSec=0\n"
                                   "StopSignal=INT\n"
                                   "Suspend=hold\n"
                                   "[Socket]\n"
@@ -280,6 +281,7 @@ START_TEST(test_render_full) {
         ck_assert_str_contains(exec, " --ready=node-ipc ");
         ck_assert_str_contains(exec, " --ready-timeout=45s ");
         ck_assert_str_contains(exec, " --stop-timeout=500ms ");
+        ck_assert_str_contains(exec, " --handover=0s ");
         ck_assert_str_contains(exec, " --stop-signal=SIGINT ");
         ck_assert_str_contains(exec, " --suspend=hold ");
         ck_assert_str_contains(exec, " \"--socket=/run/myapp/myapp.%i.sock\" ");
@@ -365,6 +367,7 @@ START_TEST(test_render_minimal) {
         ck_assert_str_contains(exec, " --ready=notify ");
         ck_assert_str_contains(exec, " --ready-timeout=30s ");
         ck_assert_str_contains(exec, " --stop-timeout=30s ");
+        ck_assert_str_contains(exec, " --handover=1s ");
         ck_assert_str_contains(exec, " --stop-signal=SIGTERM ");
         ck_assert_str_contains(exec, " --suspend=queue ");
         assert_line_ends_with(exec, " -- /bin/true");

@@ -186,7 +186,9 @@ class Test:
             pass
 
     def shim(self, extra=(), ready="notify", app=None, with_preload=False, **kw):
-        args = ["--ready=" + ready, "--ready-timeout=3s", "--stop-timeout=4s"] + list(extra) + \
+        # --handover=0: these checks follow one generation's drain at a time; the
+        # handover block runs with one.
+        args = ["--ready=" + ready, "--ready-timeout=3s", "--stop-timeout=4s", "--handover=0"] + list(extra) + \
                (["--socket=" + self.sock, "--preload=" + preload] if with_preload else []) + \
                ["--", *(app or [sys.executable, protoapp])]
         return Shim(self, args, **kw)
@@ -687,6 +689,46 @@ while fd_count(s.p.pid) > fds_before and time.time() < deadline:
 check(fd_count(s.p.pid) <= fds_before, "when the client closes them, the relays are gone, no fd left behind",
       "%d fds, %d before" % (fd_count(s.p.pid), fds_before))
 s.stop()
+t.done()
+
+# ---- handover: after a swap the old generation keeps its connections for a while ----
+t = Test("handover")
+port = free_port()
+s = t.shim(extra=["--listen=tcp:127.0.0.1:%d" % port, "--handover=3s"], ready="listen", app=[sys.executable, keepalive],
+           with_preload=True, env={"KEEPALIVE_BIND": "127.0.0.1:%d" % port})
+check(s.wait_status(lambda i: serving_gen(i) == 1), "with --handover=3s, generation 1 serves", s.log())
+a = ka_connect(t)
+pid1 = sockd_pid(ka_request(a))
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 2 and len(i["draining"]) == 1),
+      "a swap is done when generation 2 is ready: it serves, generation 1 is listed as draining", s.status)
+during = ka_request(a, "/", b"during")
+news = []
+for _ in range(20):
+    c = ka_connect(t)
+    news.append(sockd_pid(ka_request(c)))
+    c.close()
+log = s.log()
+check("keeps the connections it has for HandoverSec=3s" in log and "Stopping generation 1" not in log,
+      "generation 1 keeps its connections for HandoverSec= and is not asked to stop yet", log)
+check(during.startswith("pid=%s " % pid1), "its keep-alive connection is still answered by generation 1", during)
+check(any(p and p != pid1 for p in news), "connections opened meanwhile reach generation 2 (%d of 20)" %
+      sum(1 for p in news if p and p != pid1), news)
+check(s.wait_log("Stopping generation 1") and s.wait_log("Generation 1 (pid %s) exited" % pid1),
+      "then generation 1 is asked to stop, and exits", s.log())
+after = ka_request(a, "/", b"after")
+check(sockd_pid(after) not in (None, pid1), "the connection it closed as idle goes on with generation 2", after + s.log())
+mark = len(s.lines)
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 3 and len(i["draining"]) == 1), "another swap: generation 2 hands over",
+      s.status)
+a.close()
+rc = s.stop()
+tail = "\n".join(s.lines[mark:])
+exit3 = re.search(r"Generation 3 \(pid \d+\) exited", tail)
+check(rc == 0 and exit3 and 0 <= tail.find("Stopping generation 2") < exit3.start(),
+      "a worker that stops cuts the handover short: generation 2 is asked to stop before generation 3 has even exited",
+      "rc %s\n%s" % (rc, tail))
 t.done()
 
 # ---- relays: what a generation hands over right before it exits is kept too ----

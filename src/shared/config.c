@@ -369,6 +369,20 @@ static int parse_timeout(ParseState *s, const ConfigKey *key, const char *value,
         return 0;
 }
 
+/* 0 is allowed: the old generation is asked to stop the moment the new one serves. */
+static int parse_handover(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        usec_t u;
+        int r = parse_duration(value, &u);
+
+        if (r < 0)
+                return key_error(s, key, -EINVAL,
+                                 "'%s' is not a duration (examples: 0, 500ms, 1s, 2s)", value);
+        if (u > SOCKD_HANDOVER_MAX_USEC)
+                return key_error(s, key, -ERANGE, "must be at most 1min, got '%s'", value);
+        *(usec_t *) data = u;
+        return 0;
+}
+
 static int parse_stop_signal_key(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         int r = parse_stop_signal(value, data);
 
@@ -426,6 +440,7 @@ static const ConfigKey config_keys[] = {
         KEY("App", "ReadyTimeoutSec", parse_timeout, ready_timeout, false),
         KEY("App", "StopTimeoutSec", parse_timeout, stop_timeout, false),
         KEY("App", "StopSignal", parse_stop_signal_key, stop_signal, false),
+        KEY("App", "HandoverSec", parse_handover, handover, false),
         KEY("App", "Suspend", parse_suspend, suspend, false),
         KEY("Socket", "Directory", parse_socket_directory, socket_directory, false),
         KEY("Socket", "Name", parse_socket_name, socket_name, false),
@@ -643,6 +658,7 @@ static int config_set_defaults(AppConfig *c) {
         c->ready = READY_NOTIFY;
         c->ready_timeout = 30 * USEC_PER_SEC;
         c->stop_timeout = 30 * USEC_PER_SEC;
+        c->handover = SOCKD_HANDOVER_DEFAULT_USEC;
         c->stop_signal = SIGTERM;
         c->suspend = SUSPEND_QUEUE;
         c->socket_mode = 0660;

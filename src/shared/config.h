@@ -9,6 +9,11 @@
 
 #define SOCKD_WORKERS_MAX 1024U
 #define SOCKD_CONFIG_SUFFIX ".conf"
+/* HandoverSec=: after a swap, the retired generation keeps the connections it has for
+ * this long beside the new one, which meanwhile takes those nginx opens anew, so that it
+ * warms up on part of the traffic before it gets all of it (see sockd.conf(5)). */
+#define SOCKD_HANDOVER_DEFAULT_USEC (1 * USEC_PER_SEC)
+#define SOCKD_HANDOVER_MAX_USEC (60 * USEC_PER_SEC)
 
 typedef enum ReadyProtocol {
         READY_NOTIFY,
@@ -49,6 +54,7 @@ typedef struct AppConfig {
         char *ready_message; /* with Ready=node-ipc: canonical JSON; NULL: "online" */
         usec_t ready_timeout;
         usec_t stop_timeout;
+        usec_t handover;    /* HandoverSec= */
         int stop_signal;    /* the graceful stop of apps that are not on Node IPC */
         SuspendMode suspend;
 

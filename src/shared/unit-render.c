@@ -242,7 +242,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
         _cleanup_free_ char *exec = NULL, *socket_name = NULL, *socket = NULL, *socket_q = NULL,
                             *app_q = NULL, *tmpfiles_q = NULL, *workdir = NULL, *environment = NULL,
                             *credentials = NULL, *worker_units = NULL, *ready_timeout = NULL,
-                            *stop_timeout = NULL, *start_timeout = NULL, *stop_timeout_unit = NULL,
+                            *stop_timeout = NULL, *handover = NULL, *start_timeout = NULL, *stop_timeout_unit = NULL,
                             *source = NULL, *mode = NULL, *backlog = NULL, *workers = NULL,
                             *unknown = NULL, *environment_file_args = NULL, *stop_signal = NULL,
                             *ready_message_arg = NULL, *listen_arg = NULL;
@@ -317,11 +317,12 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
 
         ready_timeout = format_duration(c->ready_timeout);
         stop_timeout = format_duration(c->stop_timeout);
+        handover = format_duration(c->handover);
         /* Covers the shim's crash back-off and the app's own readiness; a reload is
          * bounded by it too (systemd applies TimeoutStartSec= to ExecReload=). */
         start_timeout = format_duration(c->ready_timeout + SOCKD_BACKOFF_MAX_USEC + 10 * USEC_PER_SEC);
         stop_timeout_unit = format_duration(c->stop_timeout + 5 * USEC_PER_SEC);
-        if (!ready_timeout || !stop_timeout || !start_timeout || !stop_timeout_unit)
+        if (!ready_timeout || !stop_timeout || !handover || !start_timeout || !stop_timeout_unit)
                 return -ENOMEM;
         if (asprintf(&stop_signal, "SIG%s", sigabbrev_np(c->stop_signal) ?: "TERM") < 0 ||
             asprintf(&mode, "%04o", (unsigned) c->socket_mode) < 0 ||
@@ -338,6 +339,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                 "READY", ready_protocol_to_string(c->ready),
                 "READY_TIMEOUT", ready_timeout,
                 "STOP_TIMEOUT", stop_timeout,
+                "HANDOVER", handover,
                 "STOP_SIGNAL", stop_signal,
                 "START_TIMEOUT", start_timeout,
                 "STOP_TIMEOUT_UNIT", stop_timeout_unit,

@@ -39,6 +39,7 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                 ARG_READY_MESSAGE,
                 ARG_READY_TIMEOUT,
                 ARG_STOP_TIMEOUT,
+                ARG_HANDOVER,
                 ARG_STOP_SIGNAL,
                 ARG_SUSPEND,
                 ARG_SOCKET,
@@ -59,6 +60,7 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                 { "ready-message", required_argument, NULL, ARG_READY_MESSAGE },
                 { "ready-timeout", required_argument, NULL, ARG_READY_TIMEOUT },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
+                { "handover", required_argument, NULL, ARG_HANDOVER },
                 { "stop-signal", required_argument, NULL, ARG_STOP_SIGNAL },
                 { "suspend", required_argument, NULL, ARG_SUSPEND },
                 { "socket", required_argument, NULL, ARG_SOCKET },
@@ -77,6 +79,7 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                         .ready = READY_NOTIFY,
                         .ready_timeout = 30 * USEC_PER_SEC,
                         .stop_timeout = 30 * USEC_PER_SEC,
+                        .handover = SOCKD_HANDOVER_DEFAULT_USEC,
                         .stop_signal = SIGTERM,
                         .backlog = 4096,
                         .suspend = SUSPEND_QUEUE,
@@ -135,6 +138,11 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                         if (r < 0)
                                 return log_error_errno(r, "--%s=: '%s' is not a duration.",
                                                        opt == ARG_READY_TIMEOUT ? "ready-timeout" : "stop-timeout", optarg);
+                        break;
+                case ARG_HANDOVER:
+                        r = parse_duration(optarg, &o->handover);
+                        if (r < 0 || o->handover > SOCKD_HANDOVER_MAX_USEC)
+                                return log_error_errno(r < 0 ? r : -ERANGE, "--handover=: '%s' is not a duration of at most 1min.", optarg);
                         break;
                 case ARG_STOP_SIGNAL:
                         r = parse_stop_signal(optarg, &o->stop_signal);

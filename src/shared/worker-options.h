@@ -18,6 +18,7 @@ typedef struct WorkerOptions {
         char *ready_message; /* canonical JSON: the node-ipc message that means ready */
         usec_t ready_timeout;
         usec_t stop_timeout;
+        usec_t handover; /* how long a retired generation keeps serving beside the new one */
         int stop_signal;
         SuspendMode suspend;
         char *socket_path;

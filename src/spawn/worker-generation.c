@@ -836,7 +836,10 @@ void generation_stop(Generation *g) {
         if (g->state == GENERATION_DEAD || g->stop_requested || g->pid <= 0)
                 return;
         g->stop_requested = true;
-        generation_set_state(g, GENERATION_EVENT_STOP);
+        /* A handover cut short (the worker stops): the stop timer replaces its timer. */
+        g->handing_over = false;
+        if (g->state != GENERATION_DRAINING)
+                generation_set_state(g, GENERATION_EVENT_STOP);
         /* Retired by a swap: a newer generation takes what its idle connections bring.
          * Not when the worker stops: nothing would. */
         if (!w->stopping)
@@ -861,6 +864,39 @@ void generation_stop(Generation *g) {
                 log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the stop timer, killing now: %m");
                 generation_kill(g);
         }
+}
+
+/* Retires @g, which served until a newer generation took over, with the settings @o of
+ * the one that did (a restart that edits HandoverSec= applies it): @g keeps serving the
+ * connections it has for HandoverSec= before it is asked to stop. A new generation is
+ * cold (a JIT, lazy loading, empty caches), and had every request moved to it at once it
+ * would make them all wait while it warms up. During the handover the new one takes the
+ * connections nginx opens anew (it renews them: keepalive_time in what 'sockdctl nginx'
+ * prints), so the traffic moves over gradually. Its state is already "draining": the
+ * swap is done, a status shows the new generation serving. */
+void generation_hand_over(Generation *g, const WorkerOptions *o) {
+        usec_t handover = o->handover;
+        _cleanup_free_ char *t = NULL;
+        int r;
+
+        if (g->state != GENERATION_SERVING || handover == 0 || g->worker->stopping)
+                return generation_stop(g);
+        /* The workers of an app swap together: their old generations stop one after
+         * another over a second HandoverSec=, not all at the same instant, so that the
+         * last connections move to one warm generation at a time. */
+        if (o->workers > 1)
+                handover += handover * MIN(o->worker, o->workers - 1) / (o->workers - 1);
+        generation_set_state(g, GENERATION_EVENT_STOP);
+        r = generation_arm_timer(g, handover);
+        if (r < 0) {
+                log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the handover timer, stopping generation %" PRIu64 " now: %m",
+                              g->number);
+                return generation_stop(g);
+        }
+        g->handing_over = true;
+        t = format_duration(handover);
+        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) keeps the connections it has for HandoverSec=%s.",
+                g->number, (int) g->pid, t ?: "?");
 }
 
 /* ---- end ---- */

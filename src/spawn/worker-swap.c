@@ -94,7 +94,11 @@ static void worker_promote(Worker *w, Generation *g) {
                 if (old != g && old->state == GENERATION_SERVING) {
                         log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " %s; draining generation %" PRIu64 ".",
                                 g->number, g->held ? "holds requests" : "serves", old->number);
-                        generation_stop(old);
+                        /* Held: nothing of the old generation may serve on. */
+                        if (g->held)
+                                generation_stop(old);
+                        else
+                                generation_hand_over(old, &g->settings->opts);
                 }
         if (g->held)
                 worker_set_suspension(w, SUSPENSION_HOLD);
@@ -242,6 +246,8 @@ void worker_on_generation_exit(Generation *g, const siginfo_t *si) {
 void worker_on_generation_timer(Generation *g) {
         Worker *w = g->worker;
 
+        if (g->handing_over)
+                return generation_stop(g);
         switch (g->state) {
         case GENERATION_STARTING: {
                 _cleanup_free_ char *t = format_duration(g->settings->opts.ready_timeout), *bound = strv_join(g->bound, ", ");

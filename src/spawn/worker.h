@@ -101,6 +101,7 @@ typedef struct Generation {
         char **bound;     /* Listen=: what else it bound, for the message if it never does */
         char *failure;    /* why it did not make it, for the reload's answer */
         bool stop_requested;
+        bool handing_over;  /* retired, keeps its connections until HandoverSec= is over */
         bool killed;
         bool held;          /* started with SOCKD_SUSPENDED=1 and not resumed yet */
         bool spoof_reported; /* a foreign sender on its notify socket was logged */
@@ -202,6 +203,7 @@ void generation_kill(Generation *g);
 void generation_drain_notifications(Generation *g);
 int generation_send_ipc(Generation *g, const char *message);
 int generation_arm_timer(Generation *g, usec_t timeout);
+void generation_hand_over(Generation *g, const WorkerOptions *o);
 /* The generation may serve: its processes' event loops get the socket (the preload). */
 void generation_open_gate(Generation *g);
 Generation *generation_free(Generation *g);
