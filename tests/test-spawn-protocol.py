@@ -712,23 +712,34 @@ log = s.log()
 check("keeps the connections it has for HandoverSec=3s" in log and "Stopping generation 1" not in log,
       "generation 1 keeps its connections for HandoverSec= and is not asked to stop yet", log)
 check(during.startswith("pid=%s " % pid1), "its keep-alive connection is still answered by generation 1", during)
-check(any(p and p != pid1 for p in news), "connections opened meanwhile reach generation 2 (%d of 20)" %
-      sum(1 for p in news if p and p != pid1), news)
+check(all(p and p != pid1 for p in news), "every connection opened meanwhile reaches generation 2 (%d of 20): generation 1 "
+      "accepts none" % sum(1 for p in news if p and p != pid1), news)
 check(s.wait_log("Stopping generation 1") and s.wait_log("Generation 1 (pid %s) exited" % pid1),
       "then generation 1 is asked to stop, and exits", s.log())
 after = ka_request(a, "/", b"after")
 check(sockd_pid(after) not in (None, pid1), "the connection it closed as idle goes on with generation 2", after + s.log())
+a.close()
 mark = len(s.lines)
 s.kill(signal.SIGHUP)
 check(s.wait_status(lambda i: serving_gen(i) == 3 and len(i["draining"]) == 1), "another swap: generation 2 hands over",
       s.status)
-a.close()
-rc = s.stop()
+s.kill(SUSPEND)
+check(s.wait_status(lambda i: i.get("queueing") and not i["draining"]), "a suspension during the handover", s.status)
 tail = "\n".join(s.lines[mark:])
 exit3 = re.search(r"Generation 3 \(pid \d+\) exited", tail)
-check(rc == 0 and exit3 and 0 <= tail.find("Stopping generation 2") < exit3.start(),
-      "a worker that stops cuts the handover short: generation 2 is asked to stop before generation 3 has even exited",
-      "rc %s\n%s" % (rc, tail))
+check(exit3 and 0 <= tail.find("Stopping generation 2") < exit3.start(),
+      "cuts it short: generation 2 is asked to stop with generation 3, before that one has even exited", tail)
+s.kill(RESUME)
+check(s.wait_status(lambda i: serving_gen(i) == 4), "resumed, generation 4 serves", s.status)
+mark = len(s.lines)
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 5 and len(i["draining"]) == 1), "a swap: generation 4 hands over",
+      s.status)
+rc = s.stop()
+tail = "\n".join(s.lines[mark:])
+exit5 = re.search(r"Generation 5 \(pid \d+\) exited", tail)
+check(rc == 0 and exit5 and 0 <= tail.find("Stopping generation 4") < exit5.start(),
+      "a worker that stops cuts the handover short too, and exits 0", "rc %s\n%s" % (rc, tail))
 t.done()
 
 # ---- relays: what a generation hands over right before it exits is kept too ----

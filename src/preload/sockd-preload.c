@@ -28,6 +28,7 @@
 /* The plain names (stat, not stat64): those are what apps call on 64-bit systems. The
  * 64 variants are wrapped too, below. */
 #undef _FILE_OFFSET_BITS
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -139,9 +141,15 @@ static struct {
 
         bool ready_on_listen;
         bool ready_sent;
-        /* SOCKD_RETIRED, mapped: '1' once a swap retired this generation; sockd-spawn
-         * then keeps the connections the app closes as idle. */
+        /* SOCKD_RETIRED, mapped: 'h' while a swap has the generation hand over (it
+         * takes no new connections), '1' once it retired it (sockd-spawn then keeps the
+         * connections the app closes as idle). */
         const volatile char *retired;
+        /* Handing over: the app's epoll sets watch a dup of pause_fd, an eventfd nobody
+         * writes to, in the held socket's place (registrations, as while gated). */
+        bool paused;
+        bool pause_tried;
+        int pause_fd;
         char *notify_path;
 
         char *gate_path;
@@ -149,7 +157,7 @@ static struct {
         bool gate_open; /* read without the lock too: once true, it stays true */
         Registration registrations[REGISTRATIONS_MAX];
         unsigned n_registrations;
-} st = { .held_fd = -1, .gate_fd = -1 };
+} st = { .held_fd = -1, .gate_fd = -1, .pause_fd = -1 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -335,6 +343,80 @@ static void gate_release(void) {
                 RESOLVE(close)(st.gate_fd);
         st.gate_fd = -1;
         __atomic_store_n(&st.gate_open, true, __ATOMIC_RELEASE);
+}
+
+/* ---- handing over: the new generation takes the new connections ---- */
+
+/* Is the generation handing over (or retired)? A load from memory. */
+static bool handing_over(void) {
+        return st.retired && (*st.retired == 'h' || *st.retired == '1');
+}
+
+/* Called with the lock held, once, at the first accept() on the held socket @fd since the
+ * generation hands over: every epoll set of this process that watches @fd watches a
+ * never-readable eventfd in its place from now on, with the app's own events and data,
+ * as while the gate was closed. The sets and what they hold are read from
+ * /proc/self/fdinfo: the app registered the socket long before, and recording every
+ * registration would put a system call on every epoll_ctl() it makes. True if any set
+ * watched @fd; an app on poll() or select() goes on accepting beside the new one. */
+static bool pause_locked(int fd) {
+        DIR *d;
+        struct dirent *de;
+
+        st.pause_tried = true;
+        st.pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (st.pause_fd < 0)
+                return false;
+        d = opendir("/proc/self/fd");
+        if (!d)
+                return false;
+        while ((de = readdir(d))) {
+                char path[64], target[32], line[256];
+                int epfd = atoi(de->d_name);
+                ssize_t n;
+                FILE *f;
+
+                if (de->d_name[0] < '0' || de->d_name[0] > '9' || epfd == dirfd(d))
+                        continue;
+                snprintf(path, sizeof path, "/proc/self/fd/%d", epfd);
+                n = readlink(path, target, sizeof target - 1);
+                if (n < 0)
+                        continue;
+                target[n] = 0;
+                if (strcmp(target, "anon_inode:[eventpoll]") != 0)
+                        continue;
+                snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
+                f = fopen(path, "re");
+                if (!f)
+                        continue;
+                while (fgets(line, sizeof line, f)) {
+                        unsigned events;
+                        unsigned long long data;
+                        int tfd, dup;
+
+                        if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events, &data) != 3 || tfd != fd ||
+                            st.n_registrations >= REGISTRATIONS_MAX)
+                                continue;
+                        dup = fcntl(st.pause_fd, F_DUPFD_CLOEXEC, 10);
+                        if (dup < 0)
+                                continue;
+                        struct epoll_event ev = { .events = (events & ~(EPOLLOUT | EPOLLEXCLUSIVE)) | EPOLLIN, .data.u64 = data };
+                        if (RESOLVE(epoll_ctl)(epfd, EPOLL_CTL_ADD, dup, &ev) < 0) {
+                                RESOLVE(close)(dup);
+                                continue;
+                        }
+                        (void) RESOLVE(epoll_ctl)(epfd, EPOLL_CTL_DEL, fd, NULL);
+                        ev.events = events;
+                        st.registrations[st.n_registrations++] =
+                                (Registration) { .epfd = epfd, .fd = fd, .gate_dup = dup, .event = ev };
+                }
+                fclose(f);
+        }
+        closedir(d);
+        if (st.n_registrations == 0)
+                return false;
+        __atomic_store_n(&st.paused, true, __ATOMIC_RELEASE);
+        return true;
 }
 
 /* A new connection to the generation's gate, or -1 (errno ENOENT or ECONNREFUSED: no
@@ -659,6 +741,24 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
                 }
                 gate_wait();
         }
+        /* Handing over: a non-blocking accept() (an event loop's) is the app's first
+         * sign of a new connection, which the new generation takes instead. */
+        if (held && handing_over()) {
+                int fl = fcntl(fd, F_GETFL);
+                bool paused = false;
+
+                if (fl >= 0 && (fl & O_NONBLOCK)) {
+                        pthread_mutex_lock(&lock);
+                        if (!st.pause_tried)
+                                (void) pause_locked(fd);
+                        paused = st.paused;
+                        pthread_mutex_unlock(&lock);
+                }
+                if (paused) {
+                        errno = EAGAIN;
+                        return -1;
+                }
+        }
         c = four ? RESOLVE(accept4)(fd, addr, len, flags) : RESOLVE(accept)(fd, addr, len);
         if (c >= 0 && held && pretend_tcp() && addr && len) {
                 *len = room;
@@ -775,10 +875,11 @@ EXPORT long syscall(long number, ...) {
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
         int r = 0;
 
-        if (__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) || !st.active || !is_held(fd))
+        if ((__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && !__atomic_load_n(&st.paused, __ATOMIC_ACQUIRE)) ||
+            !st.active || !is_held(fd))
                 return RESOLVE(epoll_ctl)(epfd, op, fd, event);
         pthread_mutex_lock(&lock);
-        if (!gate_closed_locked()) {
+        if (!st.paused && !gate_closed_locked()) {
                 pthread_mutex_unlock(&lock);
                 return RESOLVE(epoll_ctl)(epfd, op, fd, event);
         }
@@ -799,7 +900,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
                         r = -1;
                 } else {
                         struct epoll_event ev = *event;
-                        int dup = fcntl(st.gate_fd, F_DUPFD_CLOEXEC, 10);
+                        int dup = fcntl(st.paused ? st.pause_fd : st.gate_fd, F_DUPFD_CLOEXEC, 10);
 
                         if (dup < 0)
                                 r = -1;

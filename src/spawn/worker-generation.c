@@ -391,8 +391,8 @@ static void generation_remove_gate(Generation *g) {
 /* ---- retirement: what the preload checks before it hands a connection over ---- */
 
 /* One byte in a file of the worker's runtime directory, which every process of the
- * generation maps (the preload does, at start): '1' once the generation is retired by a
- * swap. The preload reads it on every close() the app makes, so it must cost a load from
+ * generation maps (the preload does, at start): 'h' while it hands over after a swap
+ * (it takes no new connections), '1' once the generation is retired by a swap. The preload reads it on every close() the app makes, so it must cost a load from
  * memory, not a system call. */
 static int generation_make_retire_flag(Generation *g) {
         _cleanup_close_ int fd = -EBADF;
@@ -408,7 +408,18 @@ static int generation_make_retire_flag(Generation *g) {
         return 0;
 }
 
+static void generation_mark_handing_over(Generation *g) {
+        if (g->retire_fd >= 0 && pwrite(g->retire_fd, "h", 1, 0) != 1)
+                log_gen_errno(LOG_WARNING, negative_errno(), g->number,
+                              "Failed to mark generation %" PRIu64 " as handing over, it takes new connections "
+                              "beside the new one: %m", g->number);
+}
+
 static void generation_mark_retired(Generation *g) {
+        /* Without relays (the shim cannot connect to the socket) the app's closes stay
+         * its own. */
+        if (!g->worker->relay)
+                return;
         if (g->retire_fd >= 0 && pwrite(g->retire_fd, "1", 1, 0) != 1)
                 log_gen_errno(LOG_WARNING, negative_errno(), g->number,
                               "Failed to mark generation %" PRIu64 " retired, its idle connections are closed as it "
@@ -710,7 +721,7 @@ static int generation_start(Generation *g) {
                 if (r < 0)
                         return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the readiness gate: %m");
         }
-        if (w->relay && g->settings->use_preload) {
+        if (g->settings->use_preload) {
                 r = generation_make_retire_flag(g);
                 if (r < 0)
                         return log_gen_errno(LOG_ERR, r, g->number, "Failed to create the retirement flag: %m");
@@ -872,15 +883,18 @@ void generation_stop(Generation *g) {
  * cold (a JIT, lazy loading, empty caches), and had every request moved to it at once it
  * would make them all wait while it warms up. During the handover the new one takes the
  * connections nginx opens anew (it renews them: keepalive_time in what 'sockdctl nginx'
- * prints), so the traffic moves over gradually. Its state is already "draining": the
+ * prints), so the traffic moves over gradually; the preload in the old one takes the
+ * socket out of its event loop (retire flag 'h'). Its state is already "draining": the
  * swap is done, a status shows the new generation serving. */
 void generation_hand_over(Generation *g, const WorkerOptions *o) {
         usec_t handover = o->handover;
         _cleanup_free_ char *t = NULL;
         int r;
 
-        if (g->state != GENERATION_SERVING || handover == 0 || g->worker->stopping)
-                return generation_stop(g);
+        if (g->state != GENERATION_SERVING || handover == 0 || g->worker->stopping) {
+                generation_stop(g);
+                return;
+        }
         /* The workers of an app swap together: their old generations stop one after
          * another over a second HandoverSec=, not all at the same instant, so that the
          * last connections move to one warm generation at a time. */
@@ -891,9 +905,11 @@ void generation_hand_over(Generation *g, const WorkerOptions *o) {
         if (r < 0) {
                 log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the handover timer, stopping generation %" PRIu64 " now: %m",
                               g->number);
-                return generation_stop(g);
+                generation_stop(g);
+                return;
         }
         g->handing_over = true;
+        generation_mark_handing_over(g);
         t = format_duration(handover);
         log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) keeps the connections it has for HandoverSec=%s.",
                 g->number, (int) g->pid, t ?: "?");

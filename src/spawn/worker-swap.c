@@ -90,16 +90,19 @@ static void worker_promote(Worker *w, Generation *g) {
         if (w->incoming == g)
                 w->incoming = NULL;
 
-        for (Generation *old = w->generations; old; old = old->next)
+        for (Generation *old = w->generations; old; old = old->next) {
+                /* Held: nothing older may serve on, not even one still handing over. */
+                if (old != g && g->held && old->handing_over)
+                        generation_stop(old);
                 if (old != g && old->state == GENERATION_SERVING) {
                         log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " %s; draining generation %" PRIu64 ".",
                                 g->number, g->held ? "holds requests" : "serves", old->number);
-                        /* Held: nothing of the old generation may serve on. */
                         if (g->held)
                                 generation_stop(old);
                         else
                                 generation_hand_over(old, &g->settings->opts);
                 }
+        }
         if (g->held)
                 worker_set_suspension(w, SUSPENSION_HOLD);
         swap_reply(w, g, NULL);
@@ -246,8 +249,10 @@ void worker_on_generation_exit(Generation *g, const siginfo_t *si) {
 void worker_on_generation_timer(Generation *g) {
         Worker *w = g->worker;
 
-        if (g->handing_over)
-                return generation_stop(g);
+        if (g->handing_over) {
+                generation_stop(g);
+                return;
+        }
         switch (g->state) {
         case GENERATION_STARTING: {
                 _cleanup_free_ char *t = format_duration(g->settings->opts.ready_timeout), *bound = strv_join(g->bound, ", ");
@@ -324,7 +329,7 @@ static void worker_suspend_queue(Worker *w) {
         w->last_failure = mfree(w->last_failure);
         worker_set_suspension(w, SUSPENSION_QUEUE);
         for (Generation *i = w->generations; i; i = i->next)
-                if (i->state == GENERATION_SERVING)
+                if (i->state == GENERATION_SERVING || i->handing_over)
                         generation_stop(i);
         worker_update_status(w);
 }
