@@ -59,6 +59,7 @@ snippet=$(ct sockdctl nginx web)
 assert_match "$snippet" $'upstream web \\{\n    server unix:/run/web/web.0.sock max_fails=0;\n    server unix:/run/web/web.1.sock max_fails=0;\n    server unix:/run/web/web.2.sock max_fails=0;\n' \
 	"sockdctl nginx web: an upstream of the three worker sockets with max_fails=0"
 assert_match "$snippet" 'keepalive_timeout 4s;' "with keep-alive settings"
+assert_match "$snippet" 'keepalive_time 750ms;' "renewing connections, for the handover after a swap"
 ct_nginx_start "$(sockd_nginx_conf_apps web:3 held:2 nodehold:2)"
 
 # ---- start, list, status ----
