@@ -175,6 +175,15 @@ class Report:
             return None, None, None
         return statistics.median(rs), min(rs), max(rs)
 
+    def ratio_of(self, scen, case, cont, num, den):
+        """Median over rounds of one contender's per-round ratio of two metrics (both from
+        the same run), and its range."""
+        a, b = self.vals(scen, case, cont, num), self.vals(scen, case, cont, den)
+        rs = [a[r] / b[r] for r in a if r in b and b[r]]
+        if not rs:
+            return None, None, None
+        return statistics.median(rs), min(rs), max(rs)
+
     def out(self, s=""):
         self.lines.append(s)
 
@@ -301,6 +310,19 @@ def build_report(raw_path, meta_path, md_path):
                  "all failures: non-2xx / reset, refused / no answer in 10 s", "requests"], rows)
         o("Failed-request counts are sums over all rounds; latencies are medians over rounds of each run's "
           "percentile. Per-run lines (and 100 ms timelines around each restart) are in bench/out/.")
+        o()
+        rows = []
+        for case in cases:
+            for c in ("sockdctl", "systemctl", "pm2"):
+                if R.vals(S, case, c, "during_p99_ms"):
+                    rows.append(["%s (ready %s)" % (meta.get("s2_names", {}).get(c, c), "~0 s" if case == "fast" else "~1 s"),
+                                 fr(R.ratio_of(S, case, c, "during_p99_ms", "steady_p99_ms"), "%.2f"),
+                                 fr(R.ratio(S, case, c, "pm2", "during_p99_ms"), "%.2f") if c != "pm2" else "",
+                                 fr(R.ratio(S, case, c, "pm2", "restart_s"), "%.2f") if c != "pm2" else ""])
+        R.table(["contender", "**during p99 / steady p99** (target <= 1.5)", "during p99 / pm2's (target <= 1)",
+                 "wall time / pm2's (target <= 0.5)"], rows)
+        o("Ratios: the median over rounds of the per-round ratio, both figures from the same round, with the range "
+          "over rounds in brackets.")
         o()
         if R.vals(S, "high", "sockd", "steady_p99_ms"):
             hr = int(meta.get("s2_rate", 0) * 3 / 2)

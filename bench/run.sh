@@ -240,8 +240,9 @@ module.exports = { apps: [app('pm2fast', 9300, 0), app('pm2slow', 9301, 1000)] }
 EOF
 
 # nginx: one server, one location per contender, the same upstream settings for all
-# (those 'sockdctl nginx' prints for 3 workers: max_fails=0, keepalive 24, 5 s keepalive
-# timeout, retry idempotent requests on error/502; pm2's one port gets the same pool).
+# (those 'sockdctl nginx' prints for 3 workers: max_fails=0, keepalive 24, 4 s keepalive
+# timeout, connections renewed after 750 ms, retry idempotent requests on error/502; pm2's
+# one port gets the same pool).
 {
 	printf '%s\n' 'user www-data;' 'worker_processes 2;' 'error_log stderr warn;' \
 		'events { worker_connections 8192; }' 'worker_rlimit_nofile 20000;' 'http {' '    access_log off;' \
@@ -255,7 +256,7 @@ EOF
 		shift
 		printf '    upstream %s {\n' "$name"
 		for s; do printf '        server %s max_fails=0;\n' "$s"; done
-		printf '        keepalive 24;\n        keepalive_timeout 4s;\n    }\n' # = sockdctl's 8 per worker x 3
+		printf '        keepalive 24;\n        keepalive_timeout 4s;\n        keepalive_time 750ms;\n    }\n' # = sockdctl's: 8 per worker x 3
 	}
 	up a unix:/run/bench-a/{0,1,2}/app.sock
 	up a_sb unix:/run/bench-s/{0,1,2}/app.sock
@@ -376,7 +377,10 @@ if want 2 || want 3; then
 fi
 if want 2; then
 	say "2. Restart under load: open loop, $rate req/s (GET/POST) through nginx; sockdctl restart vs systemctl restart of each worker in turn vs pm2 reload; $r_restart rounds"
-	warm_us=2000000 tail_us=500000 # 1 s ramp-up + 1 s
+	# 1 s ramp-up + 1 s; the window ends 2.5 s after the command returned: sockd's old
+	# generations hand over for up to 2 x HandoverSec= (2 s) after it, and their last
+	# connections move when they stop. The same window for every contender.
+	warm_us=2000000 tail_us=2500000
 	# restart_run CASE CONTENDER PATH CMD...: load, steady window, CMD, 2 s more, stop
 	restart_run() {
 		local case=$1 cont=$2 path=$3 r=$4 marks t0 t1 res
@@ -386,7 +390,7 @@ if want 2; then
 		# shellcheck disable=SC2016 # expanded inside
 		marks=$(ct bash -c 's=${EPOCHREALTIME/[.,]/}; "$@" >>/run/bench/cmd.log 2>&1 || echo "FAILED: $*" >>/run/bench/cmd.log; e=${EPOCHREALTIME/[.,]/}; echo $s $e' x "$@")
 		read -r t0 t1 <<<"$marks"
-		sleep 2
+		sleep 3.5
 		ct bash -c 'kill -INT $(cat /run/bench/lg.pid); while kill -0 $(cat /run/bench/lg.pid) 2>/dev/null; do sleep 0.05; done'
 		res=$($A window /run/bench/lg.txt "$t0" "$t1" $warm_us $tail_us /run/bench/timeline.txt | tr '\n' ' ')
 		ct cat /run/bench/timeline.txt >"$out/run/timeline-$case-$cont-$r.txt"
@@ -620,7 +624,8 @@ meta = {
                "latency counts from when it was due, up to 4000 connections; 1 s ramp-up from 5 %), GET and POST "
                "alternating, through nginx ($rate req/s rather than more: in trial runs at 3000 req/s pm2's cluster master "
                "was not always steady on this machine; see the steady-state check below). Steady window: the ${duration} s before the restart command; during: requests due from "
-               "its start to 0.5 s after it returned. Errors: non-2xx answers / requests that failed on the "
+               "its start to 2.5 s after it returned (sockd's old generations keep their connections for up to "
+               "2 x HandoverSec= = 2 s after the restart returned, and stop then; the same window for every contender). Errors: non-2xx answers / requests that failed on the "
                "socket (reset, closed, timeout 10 s), summed over $r_restart rounds. Same Node app everywhere; "
                "'ready ~1 s' waits 1 s before it listens and says ready. sockd: Ready=node-ipc, "
                "StopTimeoutSec=10s; pm2 $pm2_version: cluster mode, 3 instances on one TCP port, wait_ready "
