@@ -725,8 +725,10 @@ check(s.wait_status(lambda i: serving_gen(i) == 3 and len(i["draining"]) == 1), 
       s.status)
 s.kill(SUSPEND)
 check(s.wait_status(lambda i: i.get("queueing") and not i["draining"]), "a suspension during the handover", s.status)
+# The status comes on the notify socket, the log on a pipe: wait for the lines too.
+s.wait(lambda: all(re.search(r"Generation %d \(pid \d+\) (exited|was killed)" % n, "\n".join(s.lines[mark:])) for n in (2, 3)))
 tail = "\n".join(s.lines[mark:])
-exit3 = re.search(r"Generation 3 \(pid \d+\) exited", tail)
+exit3 = re.search(r"Generation 3 \(pid \d+\) (exited|was killed)", tail)
 check(exit3 and 0 <= tail.find("Stopping generation 2") < exit3.start(),
       "cuts it short: generation 2 is asked to stop with generation 3, before that one has even exited", tail)
 s.kill(RESUME)
@@ -737,7 +739,7 @@ check(s.wait_status(lambda i: serving_gen(i) == 5 and len(i["draining"]) == 1), 
       s.status)
 rc = s.stop()
 tail = "\n".join(s.lines[mark:])
-exit5 = re.search(r"Generation 5 \(pid \d+\) exited", tail)
+exit5 = re.search(r"Generation 5 \(pid \d+\) (exited|was killed)", tail)
 check(rc == 0 and exit5 and 0 <= tail.find("Stopping generation 4") < exit5.start(),
       "a worker that stops cuts the handover short too, and exits 0", "rc %s\n%s" % (rc, tail))
 t.done()
