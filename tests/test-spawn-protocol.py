@@ -744,6 +744,19 @@ check(rc == 0 and exit5 and 0 <= tail.find("Stopping generation 4") < exit5.star
       "a worker that stops cuts the handover short too, and exits 0", "rc %s\n%s" % (rc, tail))
 t.done()
 
+# ---- handover: an app that polls before it accepts takes no new connection either ----
+t = Test("handover-poll")
+s = t.shim(extra=["--handover=3s"], with_preload=True)
+check(s.wait_status(lambda i: serving_gen(i) == 1), "with --handover=3s, generation 1 of an app on poll() serves", s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 2 and len(i["draining"]) == 1), "a swap: generation 1 hands over",
+      s.status)
+answers = [t.get() for _ in range(10)]
+check(all("generation=2 " in a for a in answers) and "Stopping generation 1" not in s.log(),
+      "every request on a new connection reaches generation 2 while generation 1 hands over", answers)
+s.stop()
+t.done()
+
 # ---- relays: what a generation hands over right before it exits is kept too ----
 t = Test("relay-exit")
 s = ka_shim(t, KEEPALIVE_STOP_STALL="1")

@@ -364,7 +364,8 @@ static bool pause_locked(int fd) {
         struct dirent *de;
 
         st.pause_tried = true;
-        st.pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (st.pause_fd < 0)
+                st.pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (st.pause_fd < 0)
                 return false;
         d = opendir("/proc/self/fd");
@@ -741,20 +742,19 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
                 }
                 gate_wait();
         }
-        /* Handing over: a non-blocking accept() (an event loop's) is the app's first
-         * sign of a new connection, which the new generation takes instead. */
+        /* Handing over: the new generation takes the new connections. A non-blocking
+         * accept() says there is none (an event loop takes the socket out of its epoll
+         * sets here, and poll() and select() wait on a stand-in from now on, so none of
+         * them spins); a blocking one, which cannot say so, is left to take what a
+         * poll() begun before the handover saw. */
         if (held && handing_over()) {
                 int fl = fcntl(fd, F_GETFL);
-                bool paused = false;
 
                 if (fl >= 0 && (fl & O_NONBLOCK)) {
                         pthread_mutex_lock(&lock);
                         if (!st.pause_tried)
                                 (void) pause_locked(fd);
-                        paused = st.paused;
                         pthread_mutex_unlock(&lock);
-                }
-                if (paused) {
                         errno = EAGAIN;
                         return -1;
                 }
@@ -944,6 +944,29 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event) {
         return r;
 }
 
+/* poll() and select() on the held socket wait for the gate before it opens, and on an
+ * eventfd nobody writes to while the generation hands over: an app that polls before it
+ * accepts (Python's socketserver, Ruby's IO.select) takes no new connection then. */
+static bool waits_locked_out(void) {
+        return !__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) || handing_over();
+}
+
+static bool locked_out(int fd) {
+        if (__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE))
+                return handing_over() && is_held(fd);
+        return gated(fd);
+}
+
+/* Called with the lock held: what poll() and select() watch in the held socket's place,
+ * -1 if nothing. */
+static int stand_in_locked(void) {
+        if (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE))
+                return st.gate_fd;
+        if (st.pause_fd < 0)
+                st.pause_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        return st.pause_fd;
+}
+
 /* The gate showed readable in a poll or select: it opened (or the shim went away), or
  * the shim's first message arrived. The call is then made again, as the app made it if
  * the gate opened, so that the app sees the socket readable only when a connection
@@ -964,11 +987,11 @@ static int poll_gated(struct pollfd *fds, nfds_t n, const struct timespec *ts, c
         int gate, r;
 
         for (nfds_t i = 0; i < n && !any; i++)
-                any = fds[i].fd >= 0 && (fds[i].events & POLLIN) && gated(fds[i].fd);
+                any = fds[i].fd >= 0 && (fds[i].events & POLLIN) && locked_out(fds[i].fd);
         if (!any)
                 return -2;
         pthread_mutex_lock(&lock);
-        gate = st.gate_fd;
+        gate = stand_in_locked();
         pthread_mutex_unlock(&lock);
         if (gate < 0)
                 return -2;
@@ -997,7 +1020,7 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
 
         /* -3: the gate said something (the socket it hands out first, or that it
          * opened): look again. */
-        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+        while (waits_locked_out() && st.active)
                 if ((r = poll_gated(fds, n, NULL, NULL, timeout, false)) != -3) {
                         if (r >= -1)
                                 return r;
@@ -1011,7 +1034,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const 
 
         /* -3: the gate said something (the socket it hands out first, or that it
          * opened): look again. */
-        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+        while (waits_locked_out() && st.active)
                 if ((r = poll_gated(fds, n, ts, mask, 0, true)) != -3) {
                         if (r >= -1)
                                 return r;
@@ -1030,12 +1053,12 @@ static int select_gated(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct tim
         if (!rd)
                 return -2;
         for (int fd = 0; fd < nfds && fd < FD_SETSIZE; fd++)
-                if (FD_ISSET(fd, rd) && gated(fd))
+                if (FD_ISSET(fd, rd) && locked_out(fd))
                         held[n_held++] = fd;
         if (n_held == 0)
                 return -2;
         pthread_mutex_lock(&lock);
-        gate = st.gate_fd;
+        gate = stand_in_locked();
         pthread_mutex_unlock(&lock);
         if (gate < 0 || gate >= FD_SETSIZE)
                 return -2;
@@ -1067,7 +1090,7 @@ EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *
 
         /* -3: the gate said something (the socket it hands out first, or that it
          * opened): look again. */
-        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+        while (waits_locked_out() && st.active)
                 if ((r = select_gated(nfds, rd, wr, ex, tv, NULL, NULL, false)) != -3) {
                         if (r >= -1)
                                 return r;
@@ -1081,7 +1104,7 @@ EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct ti
 
         /* -3: the gate said something (the socket it hands out first, or that it
          * opened): look again. */
-        while (!__atomic_load_n(&st.gate_open, __ATOMIC_ACQUIRE) && st.active)
+        while (waits_locked_out() && st.active)
                 if ((r = select_gated(nfds, rd, wr, ex, NULL, ts, mask, true)) != -3) {
                         if (r >= -1)
                                 return r;
