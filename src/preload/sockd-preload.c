@@ -358,7 +358,7 @@ static bool handing_over(void) {
  * as while the gate was closed. The sets and what they hold are read from
  * /proc/self/fdinfo: the app registered the socket long before, and recording every
  * registration would put a system call on every epoll_ctl() it makes. True if any set
- * watched @fd; an app on poll() or select() goes on accepting beside the new one. */
+ * watched @fd (an app on poll() or select() is paused by those wrappers instead). */
 static bool pause_locked(int fd) {
         DIR *d;
         struct dirent *de;
