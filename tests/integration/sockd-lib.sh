@@ -96,6 +96,17 @@ sockd_wait_generation() {
 	return 1
 }
 
+# sockd_wait_handed_over UNIT...: until no old generation of the units is draining
+# (HandoverSec= after a swap, then its drain); 15 s at most.
+sockd_wait_handed_over() {
+	local i
+	for ((i = 0; i < 150; i++)); do
+		ct systemctl show -P StatusText "$@" | grep -q 'draining: ' || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # sockd_wait_pid_change OLDPID URL: the first response not from OLDPID.
 sockd_wait_pid_change() {
 	local old=$1 url=$2 out i

@@ -175,7 +175,9 @@ ct systemctl reload web@0.service || fail "systemctl reload web@0 after a daemon
 want=$'w0 greeting=hallo secret=s3 cwd=/srv/web-a exec=envapp-v2.py\nw1 greeting=bonjour secret=s2 cwd=/srv/web-b exec=envapp-v2.py\nw2 greeting=bonjour secret=s2 cwd=/srv/web-b exec=envapp-v2.py'
 assert_eq "$(answers_settle "$want")" "$want" \
 	"systemctl reload web@0 runs the loaded unit's Environment=, EnvironmentFile= and WorkingDirectory= there only"
-# A worker whose app crashes comes back on the same config: the unit as loaded.
+# A worker whose app crashes comes back on the same config: the unit as loaded. Once the
+# old generation handed over: until then it still answers the connections it has.
+sockd_wait_handed_over web@0.service || fail "web@0's old generation hands over and exits"
 old=$(sockd_field pid "$(ct curl -sf http://127.0.0.1:8080/web/w0/)")
 ct kill -KILL "$old"
 out=$(sockd_wait_pid_change "$old" http://127.0.0.1:8080/web/w0/) || fail "web@0 serves again after its app was killed"
