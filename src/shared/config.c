@@ -356,31 +356,28 @@ static int parse_suspend(ParseState *s, const ConfigKey *key, const char *value,
         return 0;
 }
 
-static int parse_timeout(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+/* A duration within [@min, @max]; @range says so in the error. */
+static int parse_duration_key(ParseState *s, const ConfigKey *key, const char *value, void *data, usec_t min,
+                              usec_t max, const char *examples, const char *range) {
         usec_t u;
         int r = parse_duration(value, &u);
 
         if (r < 0)
-                return key_error(s, key, -EINVAL,
-                                 "'%s' is not a duration (examples: 30, 30s, 500ms, 2min)", value);
-        if (u < USEC_PER_MSEC || u > 24 * 3600 * USEC_PER_SEC)
-                return key_error(s, key, -ERANGE, "must be between 1ms and 24h, got '%s'", value);
+                return key_error(s, key, -EINVAL, "'%s' is not a duration (examples: %s)", value, examples);
+        if (u < min || u > max)
+                return key_error(s, key, -ERANGE, "must be %s, got '%s'", range, value);
         *(usec_t *) data = u;
         return 0;
 }
 
+static int parse_timeout(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        return parse_duration_key(s, key, value, data, USEC_PER_MSEC, 24 * 3600 * USEC_PER_SEC,
+                                  "30, 30s, 500ms, 2min", "between 1ms and 24h");
+}
+
 /* 0 is allowed: the old generation is asked to stop the moment the new one serves. */
 static int parse_handover(ParseState *s, const ConfigKey *key, const char *value, void *data) {
-        usec_t u;
-        int r = parse_duration(value, &u);
-
-        if (r < 0)
-                return key_error(s, key, -EINVAL,
-                                 "'%s' is not a duration (examples: 0, 500ms, 1s, 2s)", value);
-        if (u > SOCKD_HANDOVER_MAX_USEC)
-                return key_error(s, key, -ERANGE, "must be at most 1min, got '%s'", value);
-        *(usec_t *) data = u;
-        return 0;
+        return parse_duration_key(s, key, value, data, 0, SOCKD_HANDOVER_MAX_USEC, "0, 500ms, 1s, 2s", "at most 1min");
 }
 
 static int parse_stop_signal_key(ParseState *s, const ConfigKey *key, const char *value, void *data) {

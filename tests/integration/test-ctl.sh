@@ -103,6 +103,14 @@ before=$(for i in 0 1 2; do ct curl -sf "http://127.0.0.1:8080/web/w$i/"; done)
 if out=$(ct sockdctl restart web); then ok "sockdctl restart web succeeds"; else fail "sockdctl restart web succeeds"; fi
 echo "$out" | sed 's/^/# /'
 assert_match "$out" 'web@0.service: generation 1 -> 2 \(pid [0-9]+ -> [0-9]+\)' "restart reports generation and pid per worker"
+# Worker 2's old generation hands over for 2 s (HandoverSec=1s x (1 + 2/2)): it is still
+# there, and a new connection goes to generation 2 all the same.
+assert_match "$(ct systemctl show -P StatusText web@2.service)" 'draining: generation 1' \
+	"right after the restart, worker 2's old generation hands over (listed as draining)"
+assert_match "$(ct curl -sf --unix-socket /run/web/web.2.sock http://localhost/)" 'worker=2 generation=2 ' \
+	"and a new connection to its socket reaches generation 2, not the old one"
+sockd_wait_handed_over web@0.service web@1.service web@2.service && ok "then the old generations stop" ||
+	fail "then the old generations stop"
 for i in 0 1 2; do
 	new=$(sockd_wait_generation 2 "http://127.0.0.1:8080/web/w$i/")
 	old_pid=$(sockd_field pid "$(sed -n "$((i + 1))p" <<<"$before")")
