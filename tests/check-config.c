@@ -262,6 +262,169 @@ START_TEST(test_environment_repeatable_and_reset) {
 }
 END_TEST
 
+/* ---- drop-ins: APP.conf.d/NAME.conf ---- */
+
+/* Writes @content to DIR/myapp.conf.d/NAME and returns its path. */
+static char *write_dropin(const char *dir, const char *name, const char *content) {
+        _cleanup_free_ char *d = NULL;
+
+        ck_assert_int_ge(asprintf(&d, "%s/myapp.conf.d", dir), 0);
+        ck_assert(mkdir(d, 0755) == 0 || errno == EEXIST);
+        return test_write_file(d, name, content);
+}
+
+static AppConfig *load_search_ok(const char *path, char *const *search) {
+        const ConfigContext ctx = { .check_system = true, .search = search };
+        _cleanup_free_ char *error = NULL;
+        AppConfig *c = NULL;
+        int r = app_config_load_context(path, &ctx, &c, &error);
+
+        ck_assert_msg(r == 0, "loading %s failed: %s (%d)", path, error ?: "(no message)", r);
+        return c;
+}
+
+static void assert_search_error(const char *path, char *const *search, int code, const char *expected) {
+        const ConfigContext ctx = { .check_system = true, .search = search };
+        _cleanup_free_ char *error = NULL;
+        AppConfig *c = NULL;
+        int r = app_config_load_context(path, &ctx, &c, &error);
+
+        ck_assert_msg(r == code, "expected %d, got %d (%s)", code, r, error ?: "(no message)");
+        ck_assert_ptr_null(c);
+        ck_assert_msg(error && strncmp(error, expected, strlen(expected)) == 0, "message\n  '%s'\ndoes not start with\n  '%s'",
+                      error ?: "(none)", expected);
+}
+
+START_TEST(test_dropins_override_append_reset) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, "myapp.conf",
+                                                    "[App]\n"
+                                                    "Exec=/bin/true\n"
+                                                    "Workers=3\n"
+                                                    "Environment=A=1\n"
+                                                    "PassEnvironment=HOME\n"
+                                                    "[Socket]\n"
+                                                    "Mode=0660\n");
+        _cleanup_free_ char *d1 = write_dropin(tmpdir, "10-workers.conf", "[App]\nWorkers=6\nEnvironment=B=2\n");
+        _cleanup_free_ char *d2 = write_dropin(tmpdir, "20-env.conf", "[App]\nEnvironment=C=3\nPassEnvironment=\n");
+        _cleanup_free_ char *d3 = write_dropin(tmpdir, "05-first.conf", "[App]\nWorkers=2\nExec=/bin/false\n");
+        _cleanup_free_ char *other = write_dropin(tmpdir, "30-backup.conf~", "[App]\nWorkers=9\n");
+        _cleanup_free_ char *hidden = write_dropin(tmpdir, ".40-hidden.conf", "[App]\nWorkers=9\n");
+        _cleanup_app_config_ AppConfig *c = load_search_ok(path, NULL);
+        _cleanup_free_ char *sources = app_config_sources(c);
+        _cleanup_free_ char *expected = NULL;
+
+        /* Read in name order after the file: 05 sets 2, 10 sets 6 (the last wins). */
+        ck_assert_uint_eq(c->workers, 6);
+        ck_assert_str_eq(c->exec, "/bin/false");
+        ck_assert_uint_eq(strv_length(c->environment), 3);
+        ck_assert_str_eq(c->environment[0], "A=1");
+        ck_assert_str_eq(c->environment[1], "B=2");
+        ck_assert_str_eq(c->environment[2], "C=3");
+        ck_assert_ptr_null(c->pass_environment);
+        ck_assert_uint_eq(c->socket_mode, 0660);
+        ck_assert_uint_eq(strv_length(c->dropins), 3);
+        ck_assert_str_eq(c->dropins[0], d3);
+        ck_assert_str_eq(c->dropins[1], d1);
+        ck_assert_str_eq(c->dropins[2], d2);
+        ck_assert_int_ge(asprintf(&expected, "%s and its drop-ins %s, %s, %s", path, d3, d1, d2), 0);
+        ck_assert_str_eq(sources, expected);
+}
+END_TEST
+
+START_TEST(test_dropins_precedence_and_mask) {
+        _cleanup_free_ char *etc = NULL, *run = NULL, *lib = NULL, *path = NULL, *masked = NULL;
+        _cleanup_free_ char *a = NULL, *b = NULL, *c_run = NULL, *d = NULL, *lib_only = NULL;
+
+        ck_assert_int_ge(asprintf(&etc, "%s/etc", tmpdir), 0);
+        ck_assert_int_ge(asprintf(&run, "%s/run", tmpdir), 0);
+        ck_assert_int_ge(asprintf(&lib, "%s/lib", tmpdir), 0);
+        ck_assert_int_eq(mkdir(etc, 0755), 0);
+        ck_assert_int_eq(mkdir(run, 0755), 0);
+        ck_assert_int_eq(mkdir(lib, 0755), 0);
+        char *search[] = { etc, run, lib, NULL };
+
+        /* The app's file is in /usr/lib; drop-ins in /etc and /run apply too. */
+        path = test_write_file(lib, "myapp.conf", "[App]\nExec=/bin/true\nEnvironment=BASE=1\n");
+        a = write_dropin(etc, "50-same.conf", "[App]\nEnvironment=FROM=etc\n");
+        b = write_dropin(run, "50-same.conf", "[App]\nEnvironment=FROM=run\n");
+        c_run = write_dropin(run, "60-run.conf", "[App]\nEnvironment=RUN=1\n");
+        lib_only = write_dropin(lib, "70-lib.conf", "[App]\nEnvironment=LIB=1\n");
+        d = write_dropin(lib, "80-masked.conf", "[App]\nEnvironment=MASKED=1\n");
+        ck_assert_int_ge(asprintf(&masked, "%s/myapp.conf.d/80-masked.conf", etc), 0);
+        ck_assert_int_eq(symlink("/dev/null", masked), 0);
+
+        _cleanup_app_config_ AppConfig *c = load_search_ok(path, search);
+
+        ck_assert_uint_eq(strv_length(c->environment), 4);
+        ck_assert_str_eq(c->environment[0], "BASE=1");
+        ck_assert_str_eq(c->environment[1], "FROM=etc"); /* /etc's 50-same.conf hides /run's */
+        ck_assert_str_eq(c->environment[2], "RUN=1");
+        ck_assert_str_eq(c->environment[3], "LIB=1");
+        ck_assert_uint_eq(strv_length(c->dropins), 3);
+        ck_assert_str_eq(c->dropins[0], a);
+        ck_assert_str_eq(c->dropins[1], c_run);
+        ck_assert_str_eq(c->dropins[2], lib_only);
+}
+END_TEST
+
+START_TEST(test_dropin_errors_name_the_dropin) {
+        _cleanup_free_ char *path = test_write_file(tmpdir, "myapp.conf", "[App]\nExec=/bin/true\nWorkers=3\n");
+        _cleanup_free_ char *d = NULL, *expected = NULL;
+
+        /* A mistake in a drop-in is reported with the drop-in's name and line. */
+        d = write_dropin(tmpdir, "10-bad.conf", "[App]\n\nWorkers=many\n");
+        ck_assert_int_ge(asprintf(&expected, "'%s':3: Workers: must be a number", d), 0);
+        assert_search_error(path, NULL, -ERANGE, expected);
+
+        /* Within one drop-in a key twice is a mistake, as in the file itself... */
+        free(expected);
+        test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "[App]\nWorkers=2\nWorkers=4\n");
+        ck_assert_int_ge(asprintf(&expected, "'%s':3: Workers: duplicate key, first set on line 2", d), 0);
+        assert_search_error(path, NULL, -EINVAL, expected);
+
+        /* ...and so is a key outside of a section. */
+        free(expected);
+        test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "Workers=2\n");
+        ck_assert_int_ge(asprintf(&expected, "'%s':1: Workers: key outside of a section", d), 0);
+        assert_search_error(path, NULL, -EINVAL, expected);
+
+        /* What is wrong with the values together names the file that set the key last:
+         * Name= without {worker} from the drop-in, with the file's Workers=3. */
+        free(expected);
+        test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "[Socket]\n# one socket\nName=app.sock\n");
+        ck_assert_int_ge(asprintf(&expected, "'%s':3: Name: 'app.sock' must contain {worker} when Workers=3", d), 0);
+        assert_search_error(path, NULL, -EINVAL, expected);
+
+        /* A drop-in that is not a regular file is refused, one linked to /dev/null masks. */
+        ck_assert_int_eq(unlink(d), 0);
+        ck_assert_int_eq(mkdir(d, 0755), 0);
+        free(expected);
+        ck_assert_int_ge(asprintf(&expected, "'%s': not a regular file", d), 0);
+        assert_search_error(path, NULL, -EISDIR, expected);
+        ck_assert_int_eq(rmdir(d), 0);
+        ck_assert_int_eq(symlink("/dev/null", d), 0);
+        _cleanup_app_config_ AppConfig *c = load_search_ok(path, NULL);
+        ck_assert_ptr_null(c->dropins);
+        ck_assert_uint_eq(c->workers, 3);
+}
+END_TEST
+
+START_TEST(test_dropin_completes_the_file) {
+        /* Exec= may come from a drop-in only; without it anywhere the file is named. */
+        _cleanup_free_ char *path = test_write_file(tmpdir, "myapp.conf", "[App]\nWorkers=2\n");
+        _cleanup_free_ char *expected = NULL, *d = NULL;
+
+        ck_assert_int_ge(asprintf(&expected, "'%s': [App] Exec= is required", path), 0);
+        d = write_dropin(tmpdir, "10-other.conf", "[App]\nEnvironment=A=1\n");
+        assert_search_error(path, NULL, -EINVAL, expected);
+        free(d);
+        d = write_dropin(tmpdir, "20-exec.conf", "[App]\nExec=/bin/true\n");
+        _cleanup_app_config_ AppConfig *c = load_search_ok(path, NULL);
+        ck_assert_str_eq(c->exec, "/bin/true");
+        ck_assert_uint_eq(c->workers, 2);
+}
+END_TEST
+
 START_TEST(test_environment_reset_to_empty) {
         _cleanup_app_config_ AppConfig *c = load_ok("[App]\nExec=/bin/true\nEnvironment=A=1\nEnvironment=\n");
 
@@ -1498,6 +1661,10 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_socket_path);
         tcase_add_test(tc, test_enumerate_and_find);
         tcase_add_test(tc, test_search_path);
+        tcase_add_test(tc, test_dropins_override_append_reset);
+        tcase_add_test(tc, test_dropins_precedence_and_mask);
+        tcase_add_test(tc, test_dropin_errors_name_the_dropin);
+        tcase_add_test(tc, test_dropin_completes_the_file);
         tcase_add_test(tc, test_search_path_used_for_enumerate);
         tcase_add_test(tc, test_enum_strings);
         suite_add_tcase(s, tc);

@@ -376,6 +376,7 @@ void config_plan_done(ConfigPlan *p) {
         }
         free(p->changes);
         free(p->path);
+        free(p->sources);
         *p = (ConfigPlan) {};
 }
 
@@ -445,7 +446,7 @@ int config_plan_load(sd_bus *bus, const App *a, ConfigPlan *ret) {
         r = system_claims_load(arg_user, &claims);
         if (r < 0)
                 return log_oom();
-        const ConfigContext ctx = { .user_scope = arg_user, .check_system = true, .claims = claims };
+        const ConfigContext ctx = { .user_scope = arg_user, .check_system = true, .claims = claims, .search = search };
         r = app_config_load_context(p.path, &ctx, &c, &error);
         if (r == -ENOMEM)
                 return log_oom();
@@ -454,6 +455,9 @@ int config_plan_load(sd_bus *bus, const App *a, ConfigPlan *ret) {
                 log_error("Nothing was restarted: every worker of %s keeps serving what it serves.", a->name);
                 return -EINVAL;
         }
+        p.sources = app_config_sources(c);
+        if (!p.sources)
+                return log_oom();
 
         for (unsigned i = 0; i < a->n_workers; i++) {
                 const WorkerRef *w = &a->workers[i];
@@ -465,7 +469,7 @@ int config_plan_load(sd_bus *bus, const App *a, ConfigPlan *ret) {
                          * not sockd-spawn as the generator writes it. */
                         log_warning("%s does not run sockd-spawn as sockd-generator writes it: its units are not "
                                     "compared with %s, the restart applies them as systemd has them loaded.",
-                                    w->service, p.path);
+                                    w->service, p.sources);
                         continue;
                 }
                 if (r < 0)

@@ -170,14 +170,14 @@ int verb_restart(sd_bus *bus, char **args) {
                         else if (plan.need_reload)
                                 printf("A restart runs 'systemctl%s daemon-reload', then starts a new generation "
                                        "on every running worker with the config in %s.\n", arg_user ? " --user" : "",
-                                       plan.path);
+                                       plan.sources);
                         else
                                 printf("systemd runs %s as it is: a restart starts a new generation of the same "
-                                       "config on every running worker.\n", plan.path);
+                                       "config on every running worker.\n", plan.sources);
                         return 0;
                 }
                 if (plan.refused) {
-                        log_error("%s has changes a restart cannot apply; nothing was changed:", plan.path);
+                        log_error("The config (%s) has changes a restart cannot apply; nothing was changed:", plan.sources);
                         config_plan_print(&plan, &a, stderr, true);
                         return -EINVAL;
                 }
@@ -219,7 +219,7 @@ int verb_restart(sd_bus *bus, char **args) {
         /* Phase 0: the units as the config is now, and every worker gets their
          * settings. Nothing serves differently yet. */
         if (plan.need_reload) {
-                r = daemon_reload(bus, plan.path);
+                r = daemon_reload(bus, plan.sources);
                 if (r < 0)
                         return r;
         }
@@ -231,7 +231,7 @@ int verb_restart(sd_bus *bus, char **args) {
                         fprintf(stderr, "Nothing was restarted: every worker keeps serving its generation.\n");
                         if (plan.need_reload)
                                 fprintf(stderr, "systemd's units are %s's as it is now (the daemon-reload ran): a "
-                                        "worker that systemd starts again runs it.\n", plan.path);
+                                        "worker that systemd starts again runs it.\n", plan.sources);
                         return -EIO;
                 }
         }

@@ -107,7 +107,8 @@ typedef struct ConfigChange {
 } ConfigChange;
 
 typedef struct ConfigPlan {
-        char *path; /* the config file */
+        char *path;    /* the config file */
+        char *sources; /* it and its drop-ins, for messages */
         ConfigChange *changes;
         size_t n_changes;
         bool refused;     /* a change a restart cannot apply */

@@ -183,7 +183,7 @@ static int dry_run_app(const AppConfig *c) {
 }
 
 /* Loads one file; an invalid one is logged with its file:line and the app skipped. */
-static int load(const char *path, const SystemClaims *claims, AppConfig **ret) {
+static int load(const char *path, char *const *search, const SystemClaims *claims, AppConfig **ret) {
         _cleanup_free_ char *error = NULL, *app = NULL;
         /* At boot only what generators may rely on: the files in /etc, /run and /usr.
          * Users, groups and EnvironmentFile=s are checked when a worker starts, and by
@@ -192,6 +192,7 @@ static int load(const char *path, const SystemClaims *claims, AppConfig **ret) {
                 .user_scope = arg_user,
                 .check_system = arg_dry_run,
                 .claims = claims,
+                .search = search,
         };
         int r;
 
@@ -270,7 +271,7 @@ static int run(int argc, char *argv[]) {
         STRV_FOREACH(p, paths) {
                 _cleanup_app_config_ AppConfig *c = NULL;
 
-                r = load(*p, claims, &c);
+                r = load(*p, search, claims, &c);
                 if (r < 0) {
                         ret = ret ?: r;
                         continue;

@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 
 #include "app-policy.h"
@@ -65,6 +67,7 @@ AppConfig *app_config_free(AppConfig *c) {
         if (!c)
                 return NULL;
         free(c->path);
+        strv_free(c->dropins);
         free(c->name);
         free(c->exec);
         free(c->listen);
@@ -109,7 +112,7 @@ typedef struct ConfigKey ConfigKey;
 
 typedef struct ParseState {
         FILE *f;
-        const char *path;
+        const char *path;       /* the file being read: APP.conf or a drop-in */
         const ConfigContext *ctx;
         AppConfig *config;
         unsigned line;          /* the line inih is working on */
@@ -118,7 +121,9 @@ typedef struct ParseState {
         char *error;            /* the first error, already formatted */
         int error_code;
         char **sections_seen;
-        unsigned *key_lines;    /* per key of the table: where it was set, for duplicates */
+        unsigned *key_lines;    /* per key of the table: where the file being read set it, for duplicates */
+        unsigned *last_lines;   /* per key: where it was set last, in last_paths */
+        const char **last_paths;
         char *line_buffer;
         size_t line_buffer_size;
 } ParseState;
@@ -133,30 +138,38 @@ struct ConfigKey {
         bool repeatable; /* an empty value resets the list, as in systemd */
 };
 
-_printf_(4, 5) static int parse_error(ParseState *s, unsigned line, int code, const char *fmt, ...) {
+_printf_(5, 0) static int parse_error_valist(ParseState *s, const char *path, unsigned line, int code,
+                                             const char *fmt, va_list ap) {
         _cleanup_free_ char *msg = NULL;
-        va_list ap;
         int r;
 
         if (s->error) /* keep the first error: later ones are often consequences */
                 return s->error_code;
 
-        va_start(ap, fmt);
         r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
         if (r < 0)
                 return -ENOMEM;
 
         if (line > 0)
-                r = asprintf(&s->error, "'%s':%u: %s", s->path, line, msg);
+                r = asprintf(&s->error, "'%s':%u: %s", path, line, msg);
         else
-                r = asprintf(&s->error, "'%s': %s", s->path, msg);
+                r = asprintf(&s->error, "'%s': %s", path, msg);
         if (r < 0) {
                 s->error = NULL;
                 return -ENOMEM;
         }
         s->error_code = code;
         return code;
+}
+
+_printf_(4, 5) static int parse_error(ParseState *s, unsigned line, int code, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = parse_error_valist(s, s->path, line, code, fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 #define key_error(s, key, code, fmt, ...) \
@@ -505,10 +518,13 @@ static int config_handler(void *userdata, const char *section, const char *name_
                         return 1;
                 }
         } else if (s->key_lines[idx] > 0) {
+                /* In one file a mistake; a later drop-in overrides. */
                 return parse_error(s, s->line, -EINVAL, "%s: duplicate key, first set on line %u",
                                    name, s->key_lines[idx]), 0;
         }
         s->key_lines[idx] = s->line;
+        s->last_lines[idx] = s->line;
+        s->last_paths[idx] = s->path;
 
         r = key->parse(s, key, value, field);
         if (r == -ENOMEM)
@@ -663,11 +679,26 @@ static int config_set_defaults(AppConfig *c) {
         return 0;
 }
 
-/* The line where a key was set, 0 if it was not (then the error names no line). */
-static unsigned key_line(const ParseState *s, const char *section, const char *name) {
+static bool key_was_set(const ParseState *s, const char *section, const char *name) {
         size_t idx;
 
-        return config_key_find(section, name, &idx) ? s->key_lines[idx] : 0;
+        return config_key_find(section, name, &idx) && s->last_lines[idx] > 0;
+}
+
+/* An error about the value a key ended up with: in the file and at the line that set it
+ * last, or about the config as a whole if nothing set it. */
+_printf_(5, 6) static int key_value_error(ParseState *s, const char *section, const char *name, int code,
+                                          const char *fmt, ...) {
+        size_t idx;
+        bool set = config_key_find(section, name, &idx) && s->last_lines[idx] > 0;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = parse_error_valist(s, set ? s->last_paths[idx] : s->config->path, set ? s->last_lines[idx] : 0, code,
+                               fmt, ap);
+        va_end(ap);
+        return r;
 }
 
 /* Without User=, the worker runs as a DynamicUser= named after the app, and systemd
@@ -692,11 +723,13 @@ static int config_finish(ParseState *s) {
         AppConfig *c = s->config;
         int r;
 
+        /* From here on errors are about the config as a whole, the drop-ins included. */
+        s->path = c->path;
         if (!c->exec)
                 return parse_error(s, 0, -EINVAL, "[App] Exec= is required (the command that runs the app)");
         if (c->ready_message && c->ready != READY_NODE_IPC)
-                return parse_error(s, key_line(s, "App", "ReadyMessage"), -EINVAL,
-                                   "ReadyMessage: goes with Ready=node-ipc, the app's messages on Node's IPC channel");
+                return key_value_error(s, "App", "ReadyMessage", -EINVAL,
+                                       "ReadyMessage: goes with Ready=node-ipc, the app's messages on Node's IPC channel");
 
         if (!c->socket_directory) {
                 _cleanup_free_ char *base = c->user_scope ? user_runtime_dir() : strdup("/run");
@@ -716,9 +749,9 @@ static int config_finish(ParseState *s) {
         if (!c->socket_name && asprintf(&c->socket_name, "%s.{worker}.sock", c->name) < 0)
                 return -ENOMEM;
         if (c->workers > 1 && !strstr(c->socket_name, "{worker}"))
-                return parse_error(s, key_line(s, "Socket", "Name"), -EINVAL,
-                                   "Name: '%s' must contain {worker} when Workers=%u, or all workers would share one socket",
-                                   c->socket_name, c->workers);
+                return key_value_error(s, "Socket", "Name", -EINVAL,
+                                       "Name: '%s' must contain {worker} when Workers=%u, or all workers would share one socket",
+                                       c->socket_name, c->workers);
         if (c->user_scope)
                 ; /* the user's own sockets: no owner or group to set */
         else if (!c->socket_user && !(c->socket_user = strdup(c->user ?: "root")))
@@ -745,12 +778,10 @@ static int config_finish(ParseState *s) {
         if (!longest)
                 return -ENOMEM;
         if (strlen(longest) >= sizeof(((struct sockaddr_un *) NULL)->sun_path)) {
-                bool name_set = key_line(s, "Socket", "Name") > 0;
+                const char *key = key_was_set(s, "Socket", "Name") ? "Name" : "Directory";
 
-                return parse_error(s, name_set ? key_line(s, "Socket", "Name") : key_line(s, "Socket", "Directory"),
-                                   -ENAMETOOLONG, "%s: socket path '%s' is %zu bytes, the limit is %zu",
-                                   name_set ? "Name" : "Directory",
-                                   longest, strlen(longest), sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
+                return key_value_error(s, "Socket", key, -ENAMETOOLONG, "%s: socket path '%s' is %zu bytes, the limit is %zu",
+                                       key, longest, strlen(longest), sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1);
         }
         return 0;
 }
@@ -765,14 +796,134 @@ int app_config_load_scope(const char *path, bool user_scope, AppConfig **ret, ch
         return app_config_load_context(path, &ctx, ret, ret_error);
 }
 
+/* Reads one file into s->config: APP.conf, or one of its drop-ins over what came before. */
+static int config_parse_file(ParseState *s, const char *path) {
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        s->path = path;
+        s->line = 0;
+        s->continuation = false;
+        s->keys_in_section = 0;
+        s->sections_seen = strv_free(s->sections_seen);
+        memset(s->key_lines, 0, ELEMENTSOF(config_keys) * sizeof(unsigned));
+
+        {
+                /* Non-blocking: a FIFO (or a link to one) must not make the generator wait. */
+                _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+                struct stat st;
+
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        return parse_error(s, 0, negative_errno(), "cannot open: %m");
+                if (!S_ISREG(st.st_mode))
+                        return parse_error(s, 0, S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD, "not a regular file");
+                f = fdopen(fd, "re");
+                if (!f)
+                        return -ENOMEM;
+                TAKE_FD(fd);
+        }
+        s->f = f;
+
+        r = ini_parse_stream(config_reader, s, config_handler, s);
+        if (!s->error && r > 0)
+                parse_error(s, (unsigned) r, -EINVAL, "syntax error, expected 'Key=value', '[Section]' or a comment");
+        else if (!s->error && r < 0)
+                parse_error(s, 0, -ENOMEM, "out of memory while parsing");
+        if (ferror(f) && !s->error)
+                parse_error(s, s->line, -EIO, "read error");
+        s->f = NULL;
+        return s->error ? s->error_code : 0;
+}
+
+static bool is_dev_null(const struct stat *st) {
+        return S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3);
+}
+
+static int compare_by_basename(const void *a, const void *b) {
+        return strcmp(strrchr(*(char *const *) a, '/') + 1, strrchr(*(char *const *) b, '/') + 1);
+}
+
+/* APP.conf.d/NAME.conf in every directory of the search path, in that order of
+ * precedence, and in the file's own if it is not one of them: of two drop-ins of one NAME the first found applies, and
+ * one linked to /dev/null applies nothing (it masks the NAME), as systemd's units.d/.
+ * Sorted by NAME, the order they are read in. */
+static int config_find_dropins(ParseState *s, char ***ret) {
+        _cleanup_strv_free_ char **dirs = NULL, **names = NULL, **paths = NULL;
+        _cleanup_free_ char *own = strdup(s->config->path);
+        char *slash;
+        int r;
+
+        if (!own)
+                return -ENOMEM;
+        slash = strrchr(own, '/');
+        if (slash)
+                *(slash == own ? slash + 1 : slash) = 0;
+        /* A file outside of the search path (given by its path) comes first with its own. */
+        if (!strv_contains(s->ctx->search, slash ? own : ".") && strv_extend(&dirs, slash ? own : ".") < 0)
+                return -ENOMEM;
+        STRV_FOREACH(d, s->ctx->search)
+                if (!strv_contains(dirs, *d) && strv_extend(&dirs, *d) < 0)
+                        return -ENOMEM;
+
+        STRV_FOREACH(d, dirs) {
+                _cleanup_free_ char *dir = NULL;
+                _cleanup_(closedirp) DIR *dh = NULL;
+                struct dirent *de;
+
+                if (asprintf(&dir, "%s/%s%s%s", *d, s->config->name, SOCKD_CONFIG_SUFFIX, SOCKD_DROPIN_SUFFIX) < 0)
+                        return -ENOMEM;
+                dh = opendir(dir);
+                if (!dh) {
+                        if (errno == ENOENT)
+                                continue;
+                        /* Skipping it would run the app without what it says. */
+                        s->path = dir;
+                        r = parse_error(s, 0, negative_errno(), "cannot read the drop-in directory: %m");
+                        s->path = s->config->path;
+                        return r;
+                }
+                while ((errno = 0, de = readdir(dh))) {
+                        size_t len = strlen(de->d_name), sl = strlen(SOCKD_CONFIG_SUFFIX);
+                        struct stat st;
+                        char *p;
+
+                        if (de->d_name[0] == '.' || len <= sl || !streq(de->d_name + len - sl, SOCKD_CONFIG_SUFFIX))
+                                continue; /* as systemd: other files (an editor's backup) are not drop-ins */
+                        if (strv_contains(names, de->d_name))
+                                continue;
+                        if (strv_extend(&names, de->d_name) < 0 || asprintf(&p, "%s/%s", dir, de->d_name) < 0)
+                                return -ENOMEM;
+                        if (stat(p, &st) >= 0 && is_dev_null(&st)) {
+                                free(p);
+                                continue;
+                        }
+                        /* Anything else that is not a regular file is refused when read. */
+                        if (strv_consume(&paths, p) < 0)
+                                return -ENOMEM;
+                }
+                if (errno > 0) {
+                        s->path = dir;
+                        r = parse_error(s, 0, negative_errno(), "cannot read the drop-in directory: %m");
+                        s->path = s->config->path;
+                        return r;
+                }
+        }
+        if (paths)
+                qsort(paths, strv_length(paths), sizeof(char *), compare_by_basename);
+        *ret = TAKE_PTR(paths);
+        return 0;
+}
+
 int app_config_load_context(const char *path, const ConfigContext *ctx, AppConfig **ret, char **ret_error) {
         _cleanup_app_config_ AppConfig *c = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
         ParseState s = { .path = path, .ctx = ctx };
-        unsigned key_lines[ELEMENTSOF(config_keys)] = {};
+        unsigned key_lines[ELEMENTSOF(config_keys)] = {}, last_lines[ELEMENTSOF(config_keys)] = {};
+        const char *last_paths[ELEMENTSOF(config_keys)] = {};
         int r;
 
         s.key_lines = key_lines;
+        s.last_lines = last_lines;
+        s.last_paths = last_paths;
 
         c = calloc(1, sizeof *c);
         if (!c)
@@ -805,35 +956,19 @@ int app_config_load_context(const char *path, const ConfigContext *ctx, AppConfi
                 }
         }
 
-        {
-                /* Non-blocking: a FIFO (or a link to one) must not make the generator wait. */
-                _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-                struct stat st;
-
-                if (fd < 0 || fstat(fd, &st) < 0) {
-                        r = negative_errno();
-                        parse_error(&s, 0, r, "cannot open: %m");
-                        goto fail;
-                }
-                if (!S_ISREG(st.st_mode)) {
-                        r = S_ISDIR(st.st_mode) ? -EISDIR : -EBADFD;
-                        parse_error(&s, 0, r, "not a regular file");
-                        goto fail;
-                }
-                f = fdopen(fd, "re");
-                if (!f)
-                        return -ENOMEM;
-                TAKE_FD(fd);
+        r = config_find_dropins(&s, &c->dropins);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                goto fail;
+        r = config_parse_file(&s, c->path);
+        STRV_FOREACH(d, c->dropins) {
+                if (r < 0)
+                        break;
+                r = config_parse_file(&s, *d);
         }
-        s.f = f;
-
-        r = ini_parse_stream(config_reader, &s, config_handler, &s);
-        if (!s.error && r > 0)
-                parse_error(&s, (unsigned) r, -EINVAL, "syntax error, expected 'Key=value', '[Section]' or a comment");
-        else if (!s.error && r < 0)
-                parse_error(&s, 0, -ENOMEM, "out of memory while parsing");
-        if (ferror(f) && !s.error)
-                parse_error(&s, s.line, -EIO, "read error");
+        if (r == -ENOMEM && !s.error)
+                parse_error(&s, 0, r, "out of memory");
 
         if (!s.error) {
                 r = config_finish(&s);
@@ -853,6 +988,18 @@ fail:
         }
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+char *app_config_sources(const AppConfig *c) {
+        _cleanup_free_ char *list = NULL;
+        char *p;
+
+        if (strv_isempty(c->dropins))
+                return strdup(c->path);
+        list = strv_join(c->dropins, ", ");
+        if (!list || asprintf(&p, "%s and its drop-ins %s", c->path, list) < 0)
+                return NULL;
+        return p;
 }
 
 char *app_config_socket_path(const AppConfig *c, unsigned worker) {

@@ -9,6 +9,7 @@
 
 #define SOCKD_WORKERS_MAX 1024U
 #define SOCKD_CONFIG_SUFFIX ".conf"
+#define SOCKD_DROPIN_SUFFIX ".d" /* APP.conf.d/NAME.conf: drop-ins, as systemd's UNIT.d/ */
 /* HandoverSec=: after a swap, the retired generation keeps the connections it has for
  * this long beside the new one, which meanwhile takes those nginx opens anew, so that it
  * warms up on part of the traffic before it gets all of it (see sockd.conf(5)). */
@@ -38,6 +39,7 @@ SuspendMode suspend_mode_from_string(const char *s);
 typedef struct AppConfig {
         bool user_scope; /* for a user's service manager (systemd --user) */
         char *path;      /* the file it came from */
+        char **dropins;  /* the APP.conf.d/NAME.conf read after it, in that order */
         char *name; /* APP: the file's basename, the unit prefix */
 
         /* [App] */
@@ -89,11 +91,18 @@ typedef struct ConfigContext {
         bool check_system;
         /* Units and directories that exist; NULL: the built-in lists of systemd's own. */
         const SystemClaims *claims;
+        /* The config directories, first wins: their APP.conf.d/NAME.conf drop-ins apply, as
+         * do those beside the file itself. NULL: only those beside the file. */
+        char *const *search;
 } ConfigContext;
 
-/* Loads and validates one config file. On failure returns a negative errno and, in
- * *ret_error, one line for the user: "'FILE':LINE: Key: what is wrong". Nothing is
- * logged: the caller decides. */
+/* Loads and validates one config file and its drop-ins (APP.conf.d/NAME.conf in every
+ * directory of ctx->search and beside the file, read in name order after it; of two
+ * drop-ins of the same name the one in the earlier directory wins, and one linked to
+ * /dev/null masks the name; later keys win, repeatable keys append, an empty assignment
+ * resets them). On failure returns a negative errno and, in *ret_error, one line for the
+ * user: "'FILE':LINE: Key: what is wrong", FILE the one that holds the mistake. Nothing
+ * is logged: the caller decides. */
 int app_config_load_context(const char *path, const ConfigContext *ctx, AppConfig **ret, char **ret_error);
 
 /* With check_system, no claims: system scope, or @user_scope. */
@@ -118,3 +127,6 @@ int config_enumerate(char *const *dirs, char ***ret_paths);
 
 /* Finds the config file of one app by name. -ENOENT if there is none. */
 int config_find(char *const *dirs, const char *app, char **ret_path);
+
+/* "PATH" or "PATH and its drop-ins A, B": what a message says the config is. */
+char *app_config_sources(const AppConfig *c);

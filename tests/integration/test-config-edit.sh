@@ -4,7 +4,7 @@
 # under load with no failed request; an edited Exec= path; 'restart --dry-run'; what a
 # restart cannot apply (Group=, [Socket] keys) refused before anything is touched; a
 # broken edit aborted with file:line while the old generations serve; 'systemctl
-# reload' after a daemon-reload.
+# reload' after a daemon-reload; drop-ins (web.conf.d/*.conf) applied, hidden, broken.
 #
 # Usage: test-config-edit.sh BUILD_DIR   (as root; exits 77 otherwise)
 set -euo pipefail
@@ -123,7 +123,7 @@ before=$(pids)
 rc=0; out=$(ct sockdctl restart web 2>&1) || rc=$?
 echo "$out" | sed 's/^/# /'
 assert_eq "$rc" 2 "an edited Group= is refused: exit 2"
-assert_match "$out" "/etc/sockd/web.conf has changes a restart cannot apply; nothing was changed" "saying nothing changed"
+assert_match "$out" "The config \\(/etc/sockd/web.conf\\) has changes a restart cannot apply; nothing was changed" "saying nothing changed"
 assert_match "$out" $'web@0.service:\n  Group= \'\' -> \'deploy\' \\(a restart cannot apply it\\)' "naming the key, old and new value"
 assert_match "$out" "'systemctl daemon-reload && systemctl restart web@\\*.service'" "and the command that applies it"
 assert_eq "$(pids)" "$before" "no worker was touched"
@@ -188,6 +188,39 @@ if [[ $out == *ADMIN_NOTE* ]]; then fail "an administrator's drop-in is not the 
 ct sockdctl -q restart web || fail "sockdctl restart web brings every worker to the loaded config"
 want=$'w0 greeting=hallo secret=s3 cwd=/srv/web-a exec=envapp-v2.py\nw1 greeting=hallo secret=s3 cwd=/srv/web-a exec=envapp-v2.py\nw2 greeting=hallo secret=s3 cwd=/srv/web-a exec=envapp-v2.py'
 assert_eq "$(answers_settle "$want")" "$want" "every worker runs it"
+
+# ---- drop-ins: /etc/sockd/web.conf.d/*.conf and /run's, read after web.conf ----
+ct mkdir -p /etc/sockd/web.conf.d /run/sockd/web.conf.d
+ct_write /etc/sockd/web.conf.d/50-greeting.conf <<<$'[App]\nEnvironment=GREETING=servus'
+# Hidden by /etc's drop-in of the same name.
+ct_write /run/sockd/web.conf.d/50-greeting.conf <<<$'[App]\nEnvironment=GREETING=hidden'
+rc=0; out=$(ct sockdctl restart --dry-run web 2>&1) || rc=$?
+echo "$out" | sed 's/^/# /'
+assert_match "$out" $'web@0.service:\n  Environment= GREETING changed' "--dry-run shows what a drop-in changes"
+assert_match "$out" "with the config in /etc/sockd/web.conf and its drop-ins /etc/sockd/web.conf.d/50-greeting.conf\\." \
+	"and names the drop-in that applies, not the hidden one"
+ct sockdctl -q restart web || fail "sockdctl restart web applies a drop-in"
+want=$'w0 greeting=servus secret=s3 cwd=/srv/web-a exec=envapp-v2.py\nw1 greeting=servus secret=s3 cwd=/srv/web-a exec=envapp-v2.py\nw2 greeting=servus secret=s3 cwd=/srv/web-a exec=envapp-v2.py'
+assert_eq "$(answers_settle "$want")" "$want" "every worker runs the drop-in's Environment="
+assert_match "$(ct systemctl show -P Environment web@1.service)" "GREETING=servus" \
+	"and the generator wrote it into the units (a worker systemd starts again runs it)"
+
+# A broken drop-in aborts with its file:line; the old generations serve.
+ct_write /run/sockd/web.conf.d/60-more.conf <<<$'[App]\n\nWorkers=lots'
+before=$(pids)
+rc=0; out=$(ct sockdctl restart web 2>&1) || rc=$?
+echo "$out" | sed 's/^/# /'
+assert_eq "$rc" 2 "a broken drop-in aborts the restart: exit 2"
+assert_match "$out" "/run/sockd/web.conf.d/60-more.conf'?:3: Workers" "naming the drop-in, its line and the key"
+assert_eq "$(pids)" "$before" "the old generations keep serving"
+# Workers= from a drop-in is a change of the number of workers: refused, named.
+ct_write /run/sockd/web.conf.d/60-more.conf <<<$'[App]\nWorkers=4'
+rc=0; out=$(ct sockdctl restart web 2>&1) || rc=$?
+echo "$out" | sed 's/^/# /'
+assert_eq "$rc" 2 "Workers= in a drop-in is refused by a restart: exit 2"
+assert_match "$out" "Workers= 3 -> 4" "naming the key, old and new value"
+assert_eq "$(pids)" "$before" "no worker was touched"
+ct rm /run/sockd/web.conf.d/60-more.conf
 
 sockd_assert_no_sanitizer_reports
 ct_finish
