@@ -28,7 +28,6 @@
  * (control characters are refused in the file, so it cannot be there). */
 #define PROTECTED_SEMICOLON '\x1f'
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static const char *const ready_protocol_table[_READY_PROTOCOL_MAX] = {
         [READY_NOTIFY] = "notify",

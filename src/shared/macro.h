@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -75,6 +76,9 @@ static inline int negative_errno(void) {
                 if (*p)                                 \
                         func(*p);                       \
         }
+
+/* opendir()'s: _cleanup_(closedirp) DIR *d */
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 #define _fallthrough_ __attribute__((__fallthrough__))
 

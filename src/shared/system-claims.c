@@ -12,7 +12,6 @@
 #include "strv.h"
 #include "system-claims.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static const char *const unit_suffixes[] = {
         ".service", ".socket", ".target", ".slice", ".scope", ".mount", ".automount",

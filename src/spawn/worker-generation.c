@@ -27,7 +27,6 @@
 
 extern char **environ;
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
 static void generation_remove_gate(Generation *g);
 
