@@ -213,51 +213,10 @@ ct_cleanup_stale() {
 	done
 }
 
-# ct_boot: overlay-mount /, boot systemd in systemd-nspawn, wait until it is
-# running or degraded. Exports CT_BASE and CT_LEADER; installs the EXIT trap.
-ct_boot() {
-	local timeout=${CT_BOOT_TIMEOUT:-60} t0 deadline now state="" u
-	ct_require_root_or_skip
-	if [[ -n $CT_NSPAWN_PID ]]; then
-		echo "ct_boot: a container is already running (CT_BASE=$CT_BASE)" >&2
-		return 1
-	fi
-	t0=$(ct__now_us)
-	deadline=$((t0 + timeout * 1000000))
-
-	trap 'ct__exit_trap $?' EXIT
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
-	trap 'exit 129' HUP
-
-	ct_cleanup_stale
-	# /var/tmp, not /tmp: on disk even where /tmp is a tmpfs (the upper layer
-	# would eat RAM) and out of the way of /tmp cleaners.
-	CT_BASE=$(mktemp -d /var/tmp/sockd-ct.XXXXXX)
-	export CT_BASE
-	echo "$$ $(ct__starttime $$)" >"$CT_BASE/owner"
-	mkdir -p "$CT_BASE/upper" "$CT_BASE/work" "$CT_BASE/root"
-	if ! mount -t overlay overlay \
-		-o "lowerdir=/,upperdir=$CT_BASE/upper,workdir=$CT_BASE/work" \
-		"$CT_BASE/root"; then
-		echo "ct_boot: overlay mount of / on $CT_BASE/root failed" >&2
-		return 1
-	fi
-
-	# Keep host services that only cost boot time out of the container. This
-	# writes into the upper layer only.
-	mkdir -p "$CT_BASE/root/etc/systemd/system"
-	for u in ${CT_MASK_UNITS-nginx.service postgresql.service}; do
-		ln -sfn /dev/null "$CT_BASE/root/etc/systemd/system/$u"
-	done
-
-	# Hook for the test: prepare the container's file system before systemd
-	# starts (e.g. install a generator or a unit that must be there at boot).
-	# $1 = the container's root as seen from the host (writes go to upper).
-	if declare -F ct_pre_boot >/dev/null; then
-		ct_pre_boot "$CT_BASE/root"
-	fi
-
+# ct__start DEADLINE_US T0_US: run systemd-nspawn on $CT_BASE/root and wait until the
+# container's systemd is running or degraded. Sets CT_NSPAWN_PID and CT_LEADER.
+ct__start() {
+	local deadline=$1 t0=$2 now state=""
 	CT_MACHINE="sockd-$$"
 	env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES \
 		-u INVOCATION_ID -u JOURNAL_STREAM -u WATCHDOG_USEC -u WATCHDOG_PID \
@@ -327,13 +286,57 @@ ct_boot() {
 	fi
 }
 
-# ct_shutdown: power the container off, wait for nspawn (kill -9 after 20 s),
-# unmount the overlay, remove $CT_BASE. Idempotent; safe after a failed or
-# half-done ct_boot. Returns non-zero if something could not be cleaned up.
-ct_shutdown() {
-	local rc=0 base=$CT_BASE kids i
-	[[ -n $base ]] || return 0
+# ct_boot: overlay-mount /, boot systemd in systemd-nspawn, wait until it is
+# running or degraded. Exports CT_BASE and CT_LEADER; installs the EXIT trap.
+ct_boot() {
+	local timeout=${CT_BOOT_TIMEOUT:-60} t0 deadline now state="" u
+	ct_require_root_or_skip
+	if [[ -n $CT_NSPAWN_PID ]]; then
+		echo "ct_boot: a container is already running (CT_BASE=$CT_BASE)" >&2
+		return 1
+	fi
+	t0=$(ct__now_us)
+	deadline=$((t0 + timeout * 1000000))
 
+	trap 'ct__exit_trap $?' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	trap 'exit 129' HUP
+
+	ct_cleanup_stale
+	# /var/tmp, not /tmp: on disk even where /tmp is a tmpfs (the upper layer
+	# would eat RAM) and out of the way of /tmp cleaners.
+	CT_BASE=$(mktemp -d /var/tmp/sockd-ct.XXXXXX)
+	export CT_BASE
+	echo "$$ $(ct__starttime $$)" >"$CT_BASE/owner"
+	mkdir -p "$CT_BASE/upper" "$CT_BASE/work" "$CT_BASE/root"
+	if ! mount -t overlay overlay \
+		-o "lowerdir=/,upperdir=$CT_BASE/upper,workdir=$CT_BASE/work" \
+		"$CT_BASE/root"; then
+		echo "ct_boot: overlay mount of / on $CT_BASE/root failed" >&2
+		return 1
+	fi
+
+	# Keep host services that only cost boot time out of the container. This
+	# writes into the upper layer only.
+	mkdir -p "$CT_BASE/root/etc/systemd/system"
+	for u in ${CT_MASK_UNITS-nginx.service postgresql.service}; do
+		ln -sfn /dev/null "$CT_BASE/root/etc/systemd/system/$u"
+	done
+
+	# Hook for the test: prepare the container's file system before systemd
+	# starts (e.g. install a generator or a unit that must be there at boot).
+	# $1 = the container's root as seen from the host (writes go to upper).
+	if declare -F ct_pre_boot >/dev/null; then
+		ct_pre_boot "$CT_BASE/root"
+	fi
+
+	ct__start "$deadline" "$t0"
+}
+
+# ct__poweroff: power the container off and wait for nspawn (kill -9 after 20 s).
+ct__poweroff() {
+	local rc=0 kids i
 	if [[ -n $CT_NSPAWN_PID ]] && ct__alive "$CT_NSPAWN_PID"; then
 		if [[ -n $CT_LEADER ]] && ct__alive "$CT_LEADER" &&
 			nsenter -t "$CT_LEADER" -a -- /usr/bin/env -i "PATH=$CT_PATH" \
@@ -372,6 +375,17 @@ ct_shutdown() {
 	fi
 	CT_NSPAWN_PID=
 	CT_LEADER=
+	return "$rc"
+}
+
+# ct_shutdown: power the container off, wait for nspawn (kill -9 after 20 s),
+# unmount the overlay, remove $CT_BASE. Idempotent; safe after a failed or
+# half-done ct_boot. Returns non-zero if something could not be cleaned up.
+ct_shutdown() {
+	local rc=0 base=$CT_BASE
+	[[ -n $base ]] || return 0
+
+	ct__poweroff || rc=1
 
 	if mountpoint -q "$base/root" 2>/dev/null; then
 		umount "$base/root" 2>/dev/null || umount -l "$base/root" || true
@@ -387,6 +401,15 @@ ct_shutdown() {
 	fi
 	CT_BASE=
 	return "$rc"
+}
+
+# ct_reboot: power the container off and boot it again on the same root, as a
+# machine reboots: what it wrote to disk (/etc, /var) stays, /run starts empty.
+ct_reboot() {
+	local timeout=${CT_BOOT_TIMEOUT:-60} t0
+	ct__poweroff || return 1
+	t0=$(ct__now_us)
+	ct__start $((t0 + timeout * 1000000)) "$t0"
 }
 
 # ct CMD [ARGS...]: run a command inside the container (all namespaces of the
