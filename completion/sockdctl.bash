@@ -16,19 +16,20 @@ _sockdctl_apps() {
 
 _sockdctl() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-        local verbs='list status start stop restart resume nginx'
-        local options='-h --help --version --user -H --host= -M --machine= --json -q --quiet --suspended --timeout='
+        local verbs='list status start stop restart resume nginx scale'
+        local options='-h --help --version --user -H --host= -M --machine= --json -q --quiet --suspended -n --dry-run --timeout= --write= --reload --runtime --nginx='
         local verb="" i
 
         case $prev in
         -H | --host) COMPREPLY=($(compgen -A hostname -- "$cur")); return ;;
         -M | --machine) COMPREPLY=($(compgen -W "$(machinectl list --no-legend 2>/dev/null | awk '{print $1}')" -- "$cur")); return ;;
         --timeout) return ;;
+        --write | --nginx) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
 
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
-                -H | -M | --host | --machine | --timeout) ((i++)) ;;
+                -H | -M | --host | --machine | --timeout | --write | --nginx) ((i++)) ;;
                 -*) ;;
                 *) verb=${COMP_WORDS[i]}; break ;;
                 esac

@@ -585,3 +585,20 @@ int app_jobs(sd_bus *bus, App *a, const char *method, bool services, bool socket
                 }
         return failures > 0 ? -EIO : 0;
 }
+
+int manager_reload(sd_bus *bus) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        /* The reply comes once systemd has reloaded (and run the generators). */
+        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload");
+        if (r >= 0)
+                r = sd_bus_call(bus, m, arg_timeout, &error, &reply);
+        if (r < 0)
+                fail_bus(r, &error, "Failed to reload systemd's units (daemon-reload)");
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+        sd_bus_message_unref(m);
+        return r;
+}

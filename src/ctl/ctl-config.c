@@ -26,12 +26,6 @@ typedef struct AppValues {
         char **environment, **environment_files, **pass_environment;
 } AppValues;
 
-typedef enum KeyClass {
-        KEY_GENERATION, /* a new generation takes it on */
-        KEY_SERVICE,    /* only a new service: a stop and a start of the worker */
-        KEY_WORKERS,    /* workers to start or stop */
-        KEY_SOCKET,     /* only a new socket */
-} KeyClass;
 
 typedef struct KeySpec {
         const char *key;

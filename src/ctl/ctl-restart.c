@@ -62,25 +62,12 @@ static int phase_failures(App *a, WorkerDone done, bool committing) {
         return failed;
 }
 
-/* systemctl daemon-reload: the units as the edited config makes them. Its reply comes
- * once systemd has reloaded. */
+/* systemctl daemon-reload: the units as the edited config makes them. */
 static int daemon_reload(sd_bus *bus, const char *config) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *m = NULL, *reply = NULL;
-        int r;
-
         if (!arg_quiet)
                 printf("%s changed: reloading systemd's units (daemon-reload).\n", config);
         fflush(stdout); /* before what goes to stderr from here on */
-        r = sd_bus_message_new_method_call(bus, &m, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "Reload");
-        if (r >= 0)
-                r = sd_bus_call(bus, m, arg_timeout, &error, &reply);
-        if (r < 0)
-                fail_bus(r, &error, "Failed to reload systemd's units (daemon-reload)");
-        sd_bus_error_free(&error);
-        sd_bus_message_unref(reply);
-        sd_bus_message_unref(m);
-        return r;
+        return manager_reload(bus);
 }
 
 /* Every involved worker takes the unit's settings as systemd has them loaded now: an

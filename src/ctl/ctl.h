@@ -88,6 +88,8 @@ bool resumed_done(const WorkerRef *w);
 
 /* Names each involved worker with an error, and why. */
 void report_failures(sd_bus *bus, const App *a, const char *what);
+/* systemctl daemon-reload: returns once systemd has reloaded. Errors logged. */
+int manager_reload(sd_bus *bus);
 /* Marks the involved workers for which @done does not hold as not answering in time. */
 void mark_unanswered(App *a, WorkerDone done);
 
@@ -97,6 +99,13 @@ int app_jobs(sd_bus *bus, App *a, const char *method, bool services, bool socket
              uint64_t deadline);
 
 /* ---- ctl-config.c: what a restart applies ---- */
+
+typedef enum KeyClass {
+        KEY_GENERATION, /* a new generation takes it on */
+        KEY_SERVICE,    /* only a new service: a stop and a start of the worker */
+        KEY_WORKERS,    /* workers to start or stop */
+        KEY_SOCKET,     /* only a new socket */
+} KeyClass;
 
 typedef struct ConfigChange {
         char *service;   /* APP@N.service, or APP for Workers= */
@@ -121,11 +130,31 @@ void config_plan_done(ConfigPlan *p);
 int config_plan_load(sd_bus *bus, const App *a, ConfigPlan *ret);
 void config_plan_print(const ConfigPlan *p, const App *a, FILE *f, bool refused_only);
 
+/* ---- ctl-nginx.c: the app's nginx upstream ---- */
+/* Replaces @path by @text (mode 0644) at once: a temporary file beside it, renamed over
+ * it, so that nginx or the generator never read half a file. */
+int write_file_atomic(const char *path, const char *text);
+/* The file's content, to put back later; *ret NULL if there is none. */
+int read_file_optional(const char *path, char **ret);
+
+extern const char *arg_nginx_file; /* nginx --write=FILE, scale --nginx=FILE */
+extern bool arg_nginx_reload;
+
+/* The upstream of the first @n_workers workers of @a. */
+int nginx_upstream_render(const App *a, unsigned n_workers, char **ret);
+/* Writes @text to @path atomically; with @reload, 'nginx -t' (which failing, @path is
+ * put back as it was, -EINVAL), then nginx.service reloaded and its old worker
+ * processes waited for. Errors logged. */
+int nginx_apply(sd_bus *bus, const char *path, const char *text, bool reload, uint64_t deadline);
+
 /* ---- verbs ---- */
 int verb_list(sd_bus *bus, char **args);
 int verb_status(sd_bus *bus, char **args);
 int verb_start(sd_bus *bus, char **args);
 int verb_stop(sd_bus *bus, char **args);
 int verb_nginx(sd_bus *bus, char **args);
+/* ctl-scale.c: --runtime */
+extern bool arg_runtime;
+int verb_scale(sd_bus *bus, char **args);
 int verb_restart(sd_bus *bus, char **args);
 int verb_resume(sd_bus *bus, char **args);

@@ -29,6 +29,7 @@ bool arg_json = false;
 bool arg_quiet = false;
 bool arg_suspended = false;
 bool arg_dry_run = false;
+static const char *arg_nginx_option; /* which option set arg_nginx_file, for messages */
 usec_t arg_timeout = 5 * 60 * USEC_PER_SEC;
 
 volatile sig_atomic_t interrupted = 0;
@@ -75,6 +76,7 @@ static const struct {
         { "restart", 1, 1, verb_restart },
         { "resume", 1, 1, verb_resume },
         { "nginx", 1, 1, verb_nginx },
+        { "scale", 2, 2, verb_scale },
 };
 
 static int help(void) {
@@ -93,7 +95,12 @@ static int help(void) {
                "  restart --suspended APP  Stop the old generations and hold requests (for a\n"
                "                           database migration) until 'resume'\n"
                "  resume APP               Release held requests to the new generation\n"
-               "  nginx APP                Print an nginx upstream for the app's sockets\n\n"
+               "  nginx APP                Print an nginx upstream for the app's sockets\n"
+               "  nginx APP --write=FILE [--reload]\n"
+               "                           Write it to FILE at once; with --reload, 'nginx -t',\n"
+               "                           then reload nginx.service and wait for its old workers\n"
+               "  scale APP N              Workers=N in a drop-in, daemon-reload, start the new\n"
+               "                           workers or stop the highest ones; all or nothing\n\n"
                "Options:\n"
                "  -h --help                Show this help\n"
                "     --version             Show the version\n"
@@ -104,7 +111,10 @@ static int help(void) {
                "  -q --quiet               Print nothing but errors\n"
                "     --suspended           With restart: a suspended restart\n"
                "  -n --dry-run             With restart: print what would change, change nothing\n"
-               "     --timeout=SECONDS     Give up after this long (default 300)\n\n"
+               "     --timeout=SECONDS     Give up after this long (default 300)\n"
+               "     --runtime             With scale: until reboot (a drop-in under /run)\n"
+               "     --nginx=FILE          With scale: keep this nginx upstream file in step\n"
+               "                           (written, 'nginx -t', nginx.service reloaded)\n\n"
                "Exit status: 0 success, 1 the operation failed, 2 usage or configuration error.\n"
                "See the sockdctl(1) man page for details.\n",
                program_invocation_short_name);
@@ -112,7 +122,8 @@ static int help(void) {
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_USER, ARG_JSON, ARG_SUSPENDED, ARG_TIMEOUT };
+        enum { ARG_VERSION = 0x100, ARG_USER, ARG_JSON, ARG_SUSPENDED, ARG_TIMEOUT, ARG_WRITE, ARG_RELOAD, ARG_RUNTIME,
+               ARG_NGINX };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -124,6 +135,10 @@ static int parse_argv(int argc, char *argv[]) {
                 { "suspended", no_argument, NULL, ARG_SUSPENDED },
                 { "dry-run", no_argument, NULL, 'n' },
                 { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "write", required_argument, NULL, ARG_WRITE },
+                { "reload", no_argument, NULL, ARG_RELOAD },
+                { "runtime", no_argument, NULL, ARG_RUNTIME },
+                { "nginx", required_argument, NULL, ARG_NGINX },
                 {}
         };
         int c, r;
@@ -162,6 +177,21 @@ static int parse_argv(int argc, char *argv[]) {
                         r = parse_duration(optarg, &arg_timeout);
                         if (r < 0 || arg_timeout == 0)
                                 return log_error_errno(-EINVAL, "--timeout: '%s' is not a positive duration.", optarg);
+                        break;
+                case ARG_WRITE:
+                case ARG_NGINX:
+                        if (!path_is_absolute(optarg))
+                                return log_error_errno(-EINVAL, "--%s: '%s' is not an absolute path.",
+                                                       c == ARG_WRITE ? "write" : "nginx", optarg);
+                        arg_nginx_file = optarg;
+                        arg_nginx_reload = arg_nginx_reload || c == ARG_NGINX;
+                        arg_nginx_option = c == ARG_WRITE ? "--write" : "--nginx";
+                        break;
+                case ARG_RELOAD:
+                        arg_nginx_reload = true;
+                        break;
+                case ARG_RUNTIME:
+                        arg_runtime = true;
                         break;
                 case '?':
                         return -EINVAL;
@@ -202,7 +232,9 @@ static int run(int argc, char *argv[], int *ret_exit) {
                 if (!streq(verbs[i].verb, verb))
                         continue;
                 if (nargs < verbs[i].min_args)
-                        return log_error_errno(-EINVAL, "'%s' needs an app name: sockdctl %s APP", verb, verb);
+                        return log_error_errno(-EINVAL, "'%s' needs %s: sockdctl %s APP%s", verb,
+                                               verbs[i].min_args > 1 ? "an app name and a number of workers" : "an app name",
+                                               verb, verbs[i].min_args > 1 ? " N" : "");
                 if (nargs > verbs[i].max_args)
                         return log_error_errno(-EINVAL, "'%s' takes at most %u app name%s.", verb, verbs[i].max_args,
                                                verbs[i].max_args == 1 ? "" : "s");
@@ -210,6 +242,16 @@ static int run(int argc, char *argv[], int *ret_exit) {
                         return log_error_errno(-EINVAL, "--suspended goes with 'restart' only.");
                 if (arg_dry_run && verbs[i].fn != verb_restart)
                         return log_error_errno(-EINVAL, "--dry-run goes with 'restart' only.");
+                if (arg_nginx_option && verbs[i].fn != (streq(arg_nginx_option, "--write") ? verb_nginx : verb_scale))
+                        return log_error_errno(-EINVAL, "%s goes with '%s' only.", arg_nginx_option,
+                                               streq(arg_nginx_option, "--write") ? "nginx" : "scale");
+                if (arg_nginx_reload && !arg_nginx_file)
+                        return log_error_errno(-EINVAL, "--reload goes with 'nginx APP --write=FILE' only.");
+                if (arg_runtime && verbs[i].fn != verb_scale)
+                        return log_error_errno(-EINVAL, "--runtime goes with 'scale' only.");
+                if ((verbs[i].fn == verb_scale || arg_nginx_file) && arg_transport != BUS_TRANSPORT_LOCAL)
+                        return log_error_errno(-EINVAL, "'%s' writes files on this host (a config drop-in, nginx's "
+                                               "upstream): run it on the app's host.", verb);
                 if (arg_dry_run && arg_transport != BUS_TRANSPORT_LOCAL)
                         return log_error_errno(-EINVAL, "--dry-run reads the config file, which is on the other host: "
                                                "run it there.");

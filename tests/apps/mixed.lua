@@ -4,7 +4,10 @@ local n = 0
 request = function()
   n = n + 1
   if n % 2 == 0 then
-    return wrk.format("POST", nil, { ["Content-Type"] = "text/plain" }, "payload " .. n)
+    -- wrk.format() takes these instead of wrk.headers: keep those given with -H.
+    local headers = { ["Content-Type"] = "text/plain" }
+    for k, v in pairs(wrk.headers) do headers[k] = v end
+    return wrk.format("POST", nil, headers, "payload " .. n)
   end
   return wrk.format("GET")
 end
