@@ -42,6 +42,8 @@ static void assert_status_eq(const char *text, const WorkerStatus *a, const Work
         ck_assert_msg(a->queueing == e->queueing, "'%s': queueing is %d", strnull(text), a->queueing);
         assert_gen_eq(text, "starting", a->starting, e->starting);
         assert_gen_eq(text, "ready", a->ready, e->ready);
+        assert_gen_eq(text, "standby starting", a->standby_starting, e->standby_starting);
+        assert_gen_eq(text, "standby", a->standby, e->standby);
         ck_assert_msg(a->n_draining == e->n_draining, "'%s': %u draining, expected %u", strnull(text), a->n_draining,
                       e->n_draining);
         for (size_t i = 0; i < WORKER_STATUS_MAX_DRAINING; i++) {
@@ -204,6 +206,12 @@ static const struct combination_case {
           { .serving = GEN(3, 10), .starting = GEN(4, 11) } },
         { { "serving: generation 3, pid 10", "ready: generation 4, pid 11" },
           { .serving = GEN(3, 10), .ready = GEN(4, 11) } },
+        /* Standby=yes: the spare is neither starting nor ready for a swap (sockdctl
+         * would take the worker for busy). */
+        { { "serving: generation 3, pid 10", "standby starting: generation 4, pid 11" },
+          { .serving = GEN(3, 10), .standby_starting = GEN(4, 11) } },
+        { { "serving: generation 3, pid 10", "standby: generation 4, pid 11", "starting: generation 5, pid 12" },
+          { .serving = GEN(3, 10), .standby = GEN(4, 11), .starting = GEN(5, 12) } },
         { { "serving: generation 4, pid 11", "draining: generation 3, pid 10" },
           { .serving = GEN(4, 11), .n_draining = 1, .draining = { GEN(3, 10) } } },
         { { "serving: generation 6, pid 20", "draining: generation 5, pid 19", "draining: generation 4, pid 18",

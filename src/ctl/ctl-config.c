@@ -21,7 +21,7 @@
 /* One worker as far as a config says: each key as one comparable string, or a list. */
 typedef struct AppValues {
         char *exec, *user, *group, *working_directory, *ready, *ready_message, *ready_timeout,
-                *stop_timeout, *handover, *stop_signal, *suspend, *listen, *socket, *socket_user, *socket_group,
+                *stop_timeout, *handover, *standby, *stop_signal, *suspend, *listen, *socket, *socket_user, *socket_group,
                 *socket_mode, *backlog;
         char **environment, **environment_files, **pass_environment;
 } AppValues;
@@ -49,6 +49,7 @@ static const KeySpec keys[] = {
         S("StopTimeoutSec=", stop_timeout, KEY_GENERATION),
         S("StopSignal=", stop_signal, KEY_GENERATION),
         S("HandoverSec=", handover, KEY_GENERATION),
+        S("Standby=", standby, KEY_GENERATION),
         S("User=", user, KEY_SERVICE),
         S("Group=", group, KEY_SERVICE),
         S("Listen=", listen, KEY_SERVICE),
@@ -124,6 +125,7 @@ static int values_from_config(const AppConfig *c, unsigned idx, AppValues *ret) 
         v.ready_timeout = timeout_string(c->ready_timeout);
         v.stop_timeout = timeout_string(c->stop_timeout);
         v.handover = timeout_string(c->handover);
+        v.standby = strdup(c->standby ? "yes" : "no");
         v.stop_signal = signal_string(c->stop_signal);
         v.suspend = strdup(suspend_mode_to_string(c->suspend));
         v.listen = strdup(strempty(c->listen));
@@ -253,6 +255,7 @@ static int values_from_units(sd_bus *bus, const WorkerRef *w, AppValues *ret) {
             !(v.ready_timeout = timeout_string(cl.opts.ready_timeout)) ||
             !(v.stop_timeout = timeout_string(cl.opts.stop_timeout)) ||
             !(v.handover = timeout_string(cl.opts.handover)) ||
+            !(v.standby = strdup(cl.opts.standby ? "yes" : "no")) ||
             !(v.stop_signal = signal_string(cl.opts.stop_signal)) ||
             !(v.suspend = strdup(suspend_mode_to_string(cl.opts.suspend))) ||
             !(v.listen = strdup(strempty(cl.opts.listen))) ||

@@ -344,6 +344,17 @@ static int parse_ready(ParseState *s, const ConfigKey *key, const char *value, v
         return 0;
 }
 
+static int parse_bool_key(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (streq(value, yes[i]) || streq(value, no[i])) {
+                        *(bool *) data = streq(value, yes[i]);
+                        return 0;
+                }
+        return key_error(s, key, -EINVAL, "must be 'yes' or 'no', got '%s'", value);
+}
+
 static int parse_ready_message(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         _cleanup_free_ char *canonical = NULL;
         int r = json_canonicalize(value, strlen(value), &canonical);
@@ -450,6 +461,7 @@ static const ConfigKey config_keys[] = {
         KEY("App", "StopTimeoutSec", parse_timeout, stop_timeout, false),
         KEY("App", "StopSignal", parse_stop_signal_key, stop_signal, false),
         KEY("App", "HandoverSec", parse_handover, handover, false),
+        KEY("App", "Standby", parse_bool_key, standby, false),
         KEY("App", "Suspend", parse_suspend, suspend, false),
         KEY("Socket", "Directory", parse_socket_directory, socket_directory, false),
         KEY("Socket", "Name", parse_socket_name, socket_name, false),

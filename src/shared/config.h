@@ -57,6 +57,7 @@ typedef struct AppConfig {
         usec_t ready_timeout;
         usec_t stop_timeout;
         usec_t handover;    /* HandoverSec= */
+        bool standby;       /* Standby=: a booted spare generation per worker */
         int stop_signal;    /* the graceful stop of apps that are not on Node IPC */
         SuspendMode suspend;
 

@@ -40,6 +40,7 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                 ARG_READY_TIMEOUT,
                 ARG_STOP_TIMEOUT,
                 ARG_HANDOVER,
+                ARG_STANDBY,
                 ARG_STOP_SIGNAL,
                 ARG_SUSPEND,
                 ARG_SOCKET,
@@ -61,6 +62,7 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                 { "ready-timeout", required_argument, NULL, ARG_READY_TIMEOUT },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "handover", required_argument, NULL, ARG_HANDOVER },
+                { "standby", no_argument, NULL, ARG_STANDBY },
                 { "stop-signal", required_argument, NULL, ARG_STOP_SIGNAL },
                 { "suspend", required_argument, NULL, ARG_SUSPEND },
                 { "socket", required_argument, NULL, ARG_SOCKET },
@@ -143,6 +145,9 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                         r = parse_duration(optarg, &o->handover);
                         if (r < 0 || o->handover > SOCKD_HANDOVER_MAX_USEC)
                                 return log_error_errno(r < 0 ? r : -ERANGE, "--handover=: '%s' is not a duration of at most 1min.", optarg);
+                        break;
+                case ARG_STANDBY:
+                        o->standby = true;
                         break;
                 case ARG_STOP_SIGNAL:
                         r = parse_stop_signal(optarg, &o->stop_signal);

@@ -36,6 +36,8 @@ static int parse_item(const char *item, WorkerStatus *s) {
                 { "suspended: ", offsetof(WorkerStatus, suspended) },
                 { "starting: ", offsetof(WorkerStatus, starting) },
                 { "ready: ", offsetof(WorkerStatus, ready) },
+                { "standby starting: ", offsetof(WorkerStatus, standby_starting) },
+                { "standby: ", offsetof(WorkerStatus, standby) },
         };
         WorkerGeneration g;
         const char *rest;
@@ -201,6 +203,10 @@ int worker_status_format(const WorkerStatus *s, bool stopping, char **ret) {
                 put_generation(f, "starting", s->starting);
         if (s->ready.number > 0)
                 put_generation(f, "ready", s->ready);
+        if (s->standby_starting.number > 0)
+                put_generation(f, "standby starting", s->standby_starting);
+        if (s->standby.number > 0)
+                put_generation(f, "standby", s->standby);
         for (unsigned i = 0; i < MIN(s->n_draining, WORKER_STATUS_MAX_DRAINING); i++)
                 put_generation(f, "draining", s->draining[i]);
         if (s->n_draining > WORKER_STATUS_MAX_DRAINING)
@@ -215,7 +221,7 @@ int worker_status_format(const WorkerStatus *s, bool stopping, char **ret) {
                 fputs(stopping ? "stopped" : "starting", f);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        /* Bounded by construction: 12 items of at most ~60 bytes, the app status and the
+        /* Bounded by construction: 14 items of at most ~60 bytes, the app status and the
          * failure. Checked anyway: an overlong text would be dropped by systemd whole. */
         if (strlen(buf) > WORKER_STATUS_TEXT_MAX) {
                 size_t n = WORKER_STATUS_TEXT_MAX;

@@ -49,6 +49,9 @@ typedef struct WorkerStatus {
         bool queueing;              /* suspended with no generation (Suspend=queue) */
         WorkerGeneration starting;
         WorkerGeneration ready;
+        /* Standby=yes: the spare generation, booting or ready to take over */
+        WorkerGeneration standby_starting;
+        WorkerGeneration standby;
         unsigned n_draining;        /* may exceed the array: only the first are kept */
         WorkerGeneration draining[WORKER_STATUS_MAX_DRAINING];
         WorkerGeneration failed;

@@ -41,6 +41,8 @@ static int help(void) {
                "     --handover=TIME      After a swap, the old generation keeps serving the\n"
                "                          connections it has for TIME beside the new one\n"
                "                          before it is asked to stop (1s)\n"
+               "     --standby            Keep a booted spare generation that takes over at\n"
+               "                          once when the serving one dies (needs the preload)\n"
                "     --stop-signal=SIGNAL How a generation is asked to stop, unless it is on\n"
                "                          Node IPC (SIGTERM)\n"
                "     --suspend=MODE       hold or queue (suspended restarts)\n"

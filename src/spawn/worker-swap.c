@@ -75,10 +75,10 @@ void swap_failed(Worker *w, Generation *g, const char *why) {
         swap_reply(w, g, answer ?: why);
         if (w->incoming == g)
                 w->incoming = NULL;
+        worker_standby_refresh(w);
 }
 
-/* @g takes over: it serves (or, held, holds), every older generation drains. */
-static void worker_promote(Worker *w, Generation *g) {
+void worker_promote(Worker *w, Generation *g) {
         generation_set_state(g, GENERATION_EVENT_PROMOTE);
         /* What it runs is what the worker runs from now on, also after a crash. */
         if (w->settings != g->settings) {
@@ -131,6 +131,8 @@ int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_messa
                 return sd_bus_error_set(error, WORKER_ERROR_NOT_SERVING,
                                         "The worker has no serving generation yet; wait for it to start.");
 
+        /* The spare runs what the worker runs now, not what the swap brings. */
+        worker_standby_stop(w);
         w->last_failure = mfree(w->last_failure);
         w->swap_kind = kind;
         /* What sockdctl delivered is for this swap only, whatever comes of it. */
@@ -168,6 +170,8 @@ void worker_on_generation_ready(Generation *g) {
                 generation_stop(g);
                 return;
         }
+        if (g->standby)
+                return worker_on_standby_ready(g);
 
         if (w->incoming == g && swap_is_prepared(w->swap_kind)) {
                 /* Prepared: it waits beside the old one for commit or abort, but not
@@ -211,7 +215,9 @@ void worker_on_generation_exit(Generation *g, const siginfo_t *si) {
         generation_set_state(g, GENERATION_EVENT_EXIT);
         serving = worker_serving(w);
 
-        if (w->incoming == g && !w->stopping) {
+        if (g->standby)
+                worker_on_standby_exit(g, how);
+        else if (w->incoming == g && !w->stopping) {
                 /* Whatever state it was in, the swap it was meant for failed. */
                 _cleanup_free_ char *why = NULL;
 
@@ -228,6 +234,8 @@ void worker_on_generation_exit(Generation *g, const siginfo_t *si) {
         } else if ((was == GENERATION_STARTING || was == GENERATION_READY) && !serving && !w->stopping)
                 worker_give_up(w, si, "Worker failed to start: generation %" PRIu64 " (pid %d) %s", g->number,
                                (int) g->pid, g->failure ?: how);
+        else if (was == GENERATION_SERVING && !w->stopping && worker_standby_take_over(w, g, how))
+                ; /* the spare serves: the worker goes on */
         else if (was == GENERATION_SERVING && !w->stopping) {
                 log_gen(LOG_ERR, g->number, "The serving generation %" PRIu64 " (pid %d) %s%s; exiting so that systemd "
                         "restarts the worker.", g->number, (int) g->pid, how,
@@ -326,6 +334,7 @@ static void worker_suspend_queue(Worker *w) {
         }
 
         log_info("Suspending: requests queue in the socket's backlog; draining generation %" PRIu64 ".", serving->number);
+        worker_standby_stop(w);
         w->last_failure = mfree(w->last_failure);
         worker_set_suspension(w, SUSPENSION_QUEUE);
         for (Generation *i = w->generations; i; i = i->next)
@@ -426,6 +435,7 @@ static void worker_resume(Worker *w) {
                 log_info("Not suspended, nothing to resume.");
         }
         sd_bus_error_free(&error);
+        worker_standby_refresh(w);
         worker_update_status(w);
 }
 

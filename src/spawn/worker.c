@@ -21,8 +21,6 @@
 #include "strv.h"
 #include "worker.h"
 
-#define BACKOFF_FIRST_USEC (250 * USEC_PER_MSEC)
-#define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
 #define STATE_FILE "state"
 #define SUSPENSION_FILE "suspended"
 
@@ -60,6 +58,8 @@ void worker_forget(Worker *w, Generation *g) {
                 }
         if (w->incoming == g)
                 w->incoming = NULL;
+        if (w->standby == g)
+                w->standby = NULL;
         generation_free(g);
 }
 
@@ -162,6 +162,10 @@ void worker_update_status(Worker *w) {
         for (Generation *g = w->generations; g; g = g->next) {
                 WorkerGeneration wg = { .number = g->number, .pid = g->pid };
 
+                if (g->standby && (g->state == GENERATION_STARTING || g->state == GENERATION_READY)) {
+                        *(g->state == GENERATION_READY ? &s.standby : &s.standby_starting) = wg;
+                        continue;
+                }
                 switch (g->state) {
                 case GENERATION_SERVING:
                         if (g->held)
@@ -348,6 +352,8 @@ void worker_on_promoted(Worker *w) {
         uint64_t now;
         int r;
 
+        worker_standby_refresh(w);
+
         if (w->crashes == 0 || w->healthy_source)
                 return;
         r = sd_event_now(w->event, CLOCK_MONOTONIC, &now);
@@ -431,6 +437,7 @@ Worker *worker_free(Worker *w) {
         sd_bus_message_unref(w->swap_request);
         sd_event_source_disable_unref(w->backoff_source);
         sd_event_source_disable_unref(w->healthy_source);
+        sd_event_source_disable_unref(w->standby_source);
         if (w->runtime_dir && w->runtime_dir_owned) {
                 _cleanup_free_ char *state = NULL, *suspended = NULL;
 

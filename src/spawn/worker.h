@@ -25,6 +25,9 @@
  * that crashes a second after it is ready must not restart every 250 ms for ever
  * (pm2 resets its exponential back-off after 30 s online too). */
 #define WORKER_HEALTHY_USEC (30 * USEC_PER_SEC)
+/* The crash back-off: the first restart after this, each next one twice as late. */
+#define BACKOFF_FIRST_USEC (250 * USEC_PER_MSEC)
+#define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
 
 /* Exit status of the shim when the config names something the running system lacks yet
  * (EX_TEMPFAIL): systemd restarts it, with the back-off, so that a late mount heals ... */
@@ -104,6 +107,7 @@ typedef struct Generation {
         bool handing_over;  /* retired, keeps its connections until HandoverSec= is over */
         bool killed;
         bool held;          /* started with SOCKD_SUSPENDED=1 and not resumed yet */
+        bool standby;       /* the worker's spare (Standby=yes): its gate stays closed until it takes over */
         bool spoof_reported; /* a foreign sender on its notify socket was logged */
         bool ipc_envelope;   /* it said ready as {"type": ...} (nodesockd): so are our messages */
 } Generation;
@@ -160,6 +164,12 @@ struct Worker {
         Suspension suspension;
         bool notified_ready; /* READY=1 went to systemd */
 
+        /* Standby=yes (worker-standby.c): a generation booted beside the serving one that
+         * takes no connection until the serving one dies, and then takes over at once. */
+        Generation *standby;
+        sd_event_source *standby_source; /* its start, after a back-off */
+        unsigned standby_failures;       /* spares that died before they could serve */
+
         int control_fd;
         sd_event_source *control_source;
         sd_event_source *control_pause_source;
@@ -175,6 +185,17 @@ struct Worker {
         bool stopping;
         int exit_status;
 };
+
+/* worker-standby.c: the spare generation of Standby=yes. */
+/* Starts a spare, stops one of other settings, or none, as the worker's state asks;
+ * after a promotion, a suspension's end, or a failed swap. */
+void worker_standby_refresh(Worker *w);
+/* Stops the spare (a swap starts, a suspension, the worker stops). */
+void worker_standby_stop(Worker *w);
+/* The serving generation @dead died: the spare takes over if it is ready. */
+bool worker_standby_take_over(Worker *w, Generation *dead, const char *how);
+void worker_on_standby_ready(Generation *g);
+void worker_on_standby_exit(Generation *g, const char *how);
 
 /* worker-relay.c: connections a draining app closed, kept and relayed. */
 void worker_park_connection(Worker *w, int fd);
@@ -214,6 +235,8 @@ void worker_reap_children(Worker *w);
 void exit_describe(const siginfo_t *si, char *buf, size_t size);
 
 /* worker-swap.c: swaps between generations and the requests that drive them. */
+/* @g takes over: it serves (or, held, holds), every older generation drains. */
+void worker_promote(Worker *w, Generation *g);
 /* @settings: what the new generation runs; NULL: the next settings sockdctl delivered, or
  * the worker's. */
 int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_message *request, sd_bus_error *error);
