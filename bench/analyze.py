@@ -418,6 +418,36 @@ def build_report(raw_path, meta_path, md_path):
         R.table(["mode", "restart --suspended s", "sockdctl resume ms", "resume -> first answer ms",
                  "resume -> last answer ms", "range", "answered 200 (all rounds)", "answered before resume"], rows)
 
+    # ---- 6. crash failover
+    S = "s6"
+    conts = [c for c in ("crash", "crashsb") if R.vals(S, "crash", c, "during_max_ms")]
+    if conts:
+        o("## 6. Crash failover")
+        o()
+        o(meta.get("s6_desc", ""))
+        o()
+        names = {"crash": "Standby=no (default)", "crashsb": "Standby=yes"}
+        rows = []
+        for c in conts:
+            lo, hi = R.spread(S, "crash", c, "during_max_ms")
+            d_max, s_max = R.vals(S, "crash", c, "during_max_ms"), R.vals(S, "crash", c, "steady_max_ms")
+            diffs = sorted(d_max[r] - s_max[r] for r in d_max if r in s_max)
+            rows.append([names[c], f(R.med(S, "crash", c, "steady_max_ms")), f(R.med(S, "crash", c, "during_max_ms")),
+                         "%.0f–%.0f" % (lo, hi),
+                         f(statistics.median(diffs)) + (" (%.0f–%.0f)" % (diffs[0], diffs[-1]) if diffs else ""),
+                         f(R.med(S, "crash", c, "during_p99_ms")), f(R.med(S, "crash", c, "steady_p99_ms")),
+                         "%d" % sum(R.vals(S, "crash", c, "during_err").values()),
+                         "%d" % sum(R.vals(S, "crash", c, "total").values())])
+        R.table(["contender", "steady max ms", "max ms after kill -9", "range", "added to the slowest request, ms "
+                 "(target <= 50)", "p99 ms after kill -9", "steady p99 ms", "failed requests (all rounds)",
+                 "requests"], rows)
+        rss, pss = R.med(S, "mem", "standby", "rss_kib"), R.med(S, "mem", "standby", "pss_kib")
+        if rss:
+            o("The cost of Standby=yes: one more idle app process per worker; each spare of this Node app has RSS "
+              "%.1f MiB, PSS %.1f MiB (median of the 3 spares, /proc/PID/smaps_rollup), and its start's CPU after "
+              "every takeover and restart." % (rss / 1024.0, pss / 1024.0))
+            o()
+
     reading = meta.get("reading_file")
     if reading and os.path.exists(reading):
         o("## Reading")

@@ -9,13 +9,14 @@
 #                          [--quick] [--no-results]
 #
 #   --rounds N      rounds of every scenario (default: 10 for the request path, 5 for the
-#                   echo test and suspended restarts, 4 for restarts under load, 3 for scale)
+#                   echo test and suspended restarts, 4 for restarts under load and crashes,
+#                   3 for scale)
 #   --duration SEC  seconds of each wrk run in scenario 1 (default 4) and of the steady
 #                   window before each restart in scenario 2 (default 4)
 #   --rate RPS      open-loop request rate during restarts (default 2000; the steady-state
 #                   check of pm2 vs sockd runs at 1.5 x RPS)
 #   --echo-lines N  lines each echo client sends (default 30000)
-#   --only LIST     scenarios to run, e.g. 1,2 (default 1,2,3,4,5)
+#   --only LIST     scenarios to run, e.g. 1,2 (default 1,2,3,4,5,6)
 #   --quick         1 round, 2 s runs: checks that everything works (~4 min)
 #   --no-results    do not overwrite bench/RESULTS.md (the table is still printed)
 #
@@ -31,7 +32,7 @@ bench=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$bench")
 cmdline="bench/run.sh${*:+ $*}"
 
-rounds="" duration=4 rate=2000 echo_lines=30000 only="1,2,3,4,5" quick=0 write_results=1
+rounds="" duration=4 rate=2000 echo_lines=30000 only="1,2,3,4,5,6" quick=0 write_results=1
 while (($#)); do
 	case $1 in
 	--rounds) rounds=$2; shift 2 ;;
@@ -48,7 +49,7 @@ done
 if ((quick)); then
 	rounds=${rounds:-1} duration=2 echo_lines=5000
 fi
-r_http=${rounds:-10} r_echo=${rounds:-5} r_restart=${rounds:-4} r_scale=${rounds:-3} r_susp=${rounds:-5}
+r_http=${rounds:-10} r_echo=${rounds:-5} r_restart=${rounds:-4} r_scale=${rounds:-3} r_susp=${rounds:-5} r_crash=${rounds:-4}
 want() { [[ ,$only, == *,$1,* ]]; }
 
 if [[ $(id -u) != 0 ]]; then
@@ -139,7 +140,7 @@ settle() {
 
 # ------------------------------------------------------------------ apps
 # sockd apps; the Node app is the same file for every contender.
-sockd_app() { # NAME WORKERS READY_DELAY_MS SUSPEND
+sockd_app() { # NAME WORKERS READY_DELAY_MS SUSPEND [LINE]
 	ct_write "/etc/sockd/$1.conf" <<EOF
 [App]
 Exec=$node $share/app.js
@@ -148,9 +149,13 @@ Workers=$2
 Ready=node-ipc
 StopTimeoutSec=10s
 Suspend=$4
+${5:-}
 EOF
 }
 sockd_app fast 3 0 queue
+# 6. crash failover: the app that needs 1 s to start, without and with a spare
+sockd_app crash 3 1000 queue
+sockd_app crashsb 3 1000 queue Standby=yes
 # (d) the same app binding its own TCP port, adopted by sockd (Listen=, the preload)
 ct_write /etc/sockd/listen.conf <<EOF
 [App]
@@ -248,7 +253,7 @@ EOF
 		'events { worker_connections 8192; }' 'worker_rlimit_nofile 20000;' 'http {' '    access_log off;' \
 		'    proxy_http_version 1.1;' '    proxy_set_header Connection "";' '    proxy_read_timeout 120s;' \
 		'    proxy_next_upstream error timeout http_502;'
-	for app in fast slow hold queue hold1 queue1 listen; do
+	for app in fast slow hold queue hold1 queue1 listen crash crashsb; do
 		ct sockdctl nginx "$app" | grep -v '^ *#'
 	done
 	up() { # NAME SERVER...
@@ -264,7 +269,7 @@ EOF
 	up pm2fast 127.0.0.1:9300
 	up pm2slow 127.0.0.1:9301
 	printf '    server {\n        listen 127.0.0.1:8080 backlog=4096;\n'
-	for l in fast slow hold queue hold1 queue1 listen a a_sb c pm2fast pm2slow; do
+	for l in fast slow hold queue hold1 queue1 listen crash crashsb a a_sb c pm2fast pm2slow; do
 		printf '        location /%s/ { proxy_pass http://%s; proxy_next_upstream_tries 3; }\n' "$l" "$l"
 	done
 	printf '    }\n}\n'
@@ -576,6 +581,64 @@ if want 5; then
 	save_cmd_log
 fi
 
+# ================================================================== 6. crash failover
+if want 6; then
+	say "6. Crash failover: kill -9 of one worker's app under open-loop load, $rate req/s through nginx; app ready after 1 s; Standby=no vs yes; $r_crash rounds"
+	# status_pid APP N ITEM: the pid P of the worker's "ITEM: generation G, pid P"
+	status_pid() {
+		ct systemctl show -P StatusText "$1@$2.service" | tr ';' '\n' | sed -n "s/^ *$3: generation [0-9]*, pid \([0-9]*\).*/\1/p"
+	}
+	# crash_ready APP: every worker serves and, with Standby=yes, has its spare ready
+	crash_ready() {
+		local i w ok
+		for ((i = 0; i < 300; i++)); do
+			ok=1
+			for w in 0 1 2; do
+				[[ -n $(status_pid "$1" $w serving) ]] || ok=0
+				[[ $1 != crashsb || -n $(status_pid "$1" $w standby) ]] || ok=0
+			done
+			((ok)) && return 0
+			sleep 0.1
+		done
+		note "crash: $1 is not ready: $(ct systemctl show -P StatusText "$1@1.service")"
+	}
+	ct sockdctl -q start crash
+	ct sockdctl -q start crashsb
+	crash_ready crash
+	crash_ready crashsb
+	# The cost: each spare is one more idle app process.
+	for w in 0 1 2; do
+		p=$(status_pid crashsb $w standby)
+		rec s6 mem standby rss_kib "$((w + 1))" "$(ct awk '/^Rss:/ { print $2 }' "/proc/$p/smaps_rollup")"
+		rec s6 mem standby pss_kib "$((w + 1))" "$(ct awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
+	done
+	warm_us=2000000 crash_tail_us=3000000
+	order=(crash crashsb)
+	for ((r = 1; r <= r_crash; r++)); do
+		for app in "${order[@]}"; do
+			ct bash -c "$lib/loadgen -r $rate -R 1 -c 4000 -d 600 -t 10 -P /run/bench/lg.pid -o /run/bench/lg.txt 127.0.0.1:8080 /$app/ 2>/run/bench/lg.err & echo \$! >/run/bench/lg.bg"
+			sleep $((2 + duration))
+			pid=$(status_pid "$app" 1 serving)
+			# shellcheck disable=SC2016 # expanded inside
+			t0=$(ct bash -c 'echo ${EPOCHREALTIME/[.,]/}; kill -KILL "$1"' x "$pid")
+			sleep $((crash_tail_us / 1000000 + 1))
+			ct bash -c 'kill -INT $(cat /run/bench/lg.pid); while kill -0 $(cat /run/bench/lg.pid) 2>/dev/null; do sleep 0.05; done'
+			res=$($A window /run/bench/lg.txt "$t0" "$t0" $warm_us $crash_tail_us /run/bench/timeline.txt | tr '\n' ' ')
+			ct cat /run/bench/timeline.txt >"$out/run/timeline-crash-$app-$r.txt"
+			ct cat /run/bench/lg.err >>"$out/run/loadgen.log"
+			rec_kv s6 crash "$app" "$r" "$res"
+			note "$app round $r: steady max $(kv steady_max_ms "$res") ms, p99 $(kv steady_p99_ms "$res") ms; after kill -9: max $(kv during_max_ms "$res") ms, p99 $(kv during_p99_ms "$res") ms, failed $(kv during_err "$res")"
+			# A stop resets the crash back-off: every round starts from a worker that never crashed.
+			ct systemctl restart "$app@1.service"
+			crash_ready "$app"
+			sleep 1
+		done
+		order=("${order[@]:1}" "${order[0]}")
+	done
+	ct sockdctl -q stop crash
+	ct sockdctl -q stop crashsb
+fi
+
 # ================================================================== results
 ct journalctl -b --no-pager -o short-monotonic >"$out/run/journal.txt" 2>/dev/null || true
 ct_shutdown
@@ -593,7 +656,7 @@ def sh(c):
 meta = {
     "date": sh("date -u '+%Y-%m-%d %H:%M UTC'"),
     "command": "sudo $cmdline",
-    "settings": "rounds: request path $r_http, echo $r_echo, restarts $r_restart, scale $r_scale, suspended $r_susp; wrk/steady window ${duration} s; restart load $rate req/s; echo $echo_lines lines",
+    "settings": "rounds: request path $r_http, echo $r_echo, restarts $r_restart, scale $r_scale, suspended $r_susp, crash $r_crash; wrk/steady window ${duration} s; restart load $rate req/s; echo $echo_lines lines",
     "nproc": sh("nproc"),
     "cpu": sh("sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1"),
     "kernel": sh("uname -r"),
@@ -650,6 +713,15 @@ meta = {
                "the start of 'sockdctl resume' to the first and last of the 100 answers; $r_susp rounds. hold: the "
                "new generation is already running and holds the requests; queue: no process runs, the "
                "requests wait in the socket backlog and the new generation starts at resume.",
+    "s6_desc": "3 workers of the Node app that needs 1 s before it listens (as 'ready ~1 s' in 2), open-loop load as in 2 "
+               "($rate req/s, GET/POST, through nginx with the upstream 'sockdctl nginx' prints). After the steady window, "
+               "kill -9 of worker 1's serving app process; the crash window is the 3 s from the kill. Without a spare, "
+               "the worker exits, systemd starts it again (RestartSec=100ms) after the shim's crash back-off (250 ms) "
+               "and the app's 1 s start, while that socket queues; with Standby=yes the spare takes over. Failed: requests "
+               "due in the window that got no 2xx (the ones the killed process had taken; nginx retries a GET on another "
+               "worker, never a POST). Every round starts from a worker that never crashed (systemctl restart resets the "
+               "back-off); $r_crash rounds. nodesockd's README lists 'standby workers for fast failover' and publishes no "
+               "figures; nodesockd itself is not run here.",
     "reading_file": "$out/reading.md",
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
