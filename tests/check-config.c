@@ -116,6 +116,7 @@ START_TEST(test_minimal_defaults) {
         ck_assert_uint_eq(c->ready_timeout, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c->stop_timeout, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c->handover, SOCKD_HANDOVER_DEFAULT_USEC);
+        ck_assert(!c->standby);
         ck_assert_int_eq(c->suspend, SUSPEND_QUEUE);
         ck_assert_str_eq(c->socket_directory, "/run/myapp");
         ck_assert_str_eq(c->socket_name, "myapp.{worker}.sock");
@@ -147,6 +148,7 @@ START_TEST(test_full_file) {
                                   "ReadyTimeoutSec=1min 30s\n"
                                   "StopTimeoutSec=500ms\n"
                                   "HandoverSec=250ms\n"
+                                  "Standby=yes\n"
                                   "Suspend=hold\n"
                                   "\n"
                                   "[Socket]\n"
@@ -176,6 +178,7 @@ START_TEST(test_full_file) {
         ck_assert_uint_eq(c->ready_timeout, 90 * USEC_PER_SEC);
         ck_assert_uint_eq(c->stop_timeout, 500 * USEC_PER_MSEC);
         ck_assert_uint_eq(c->handover, 250 * USEC_PER_MSEC);
+        ck_assert(c->standby);
         ck_assert_int_eq(c->suspend, SUSPEND_HOLD);
         ck_assert_str_eq(c->socket_directory, "/run/sockd-test");
         ck_assert_str_eq(c->socket_name, "w{worker}.sock");

@@ -229,6 +229,7 @@ START_TEST(test_render_full) {
                                   "ReadyTimeoutSec=45\n"
                                   "StopTimeoutSec=500ms\n"
                                   "HandoverSec=0\n"
+                                  "Standby=yes\n"
                                   "StopSignal=INT\n"
                                   "Suspend=hold\n"
                                   "[Socket]\n"
@@ -281,7 +282,7 @@ START_TEST(test_render_full) {
         ck_assert_str_contains(exec, " --ready=node-ipc ");
         ck_assert_str_contains(exec, " --ready-timeout=45s ");
         ck_assert_str_contains(exec, " --stop-timeout=500ms ");
-        ck_assert_str_contains(exec, " --handover=0s ");
+        ck_assert_str_contains(exec, " --handover=0s --standby ");
         ck_assert_str_contains(exec, " --stop-signal=SIGINT ");
         ck_assert_str_contains(exec, " --suspend=hold ");
         ck_assert_str_contains(exec, " \"--socket=/run/myapp/myapp.%i.sock\" ");
@@ -368,6 +369,7 @@ START_TEST(test_render_minimal) {
         ck_assert_str_contains(exec, " --ready-timeout=30s ");
         ck_assert_str_contains(exec, " --stop-timeout=30s ");
         ck_assert_str_contains(exec, " --handover=1s ");
+        ck_assert_ptr_null(strstr(exec, "--standby"));
         ck_assert_str_contains(exec, " --stop-signal=SIGTERM ");
         ck_assert_str_contains(exec, " --suspend=queue ");
         assert_line_ends_with(exec, " -- /bin/true");
