@@ -381,20 +381,20 @@ START_TEST(test_dropin_errors_name_the_dropin) {
 
         /* Within one drop-in a key twice is a mistake, as in the file itself... */
         free(expected);
-        test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "[App]\nWorkers=2\nWorkers=4\n");
+        free(test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "[App]\nWorkers=2\nWorkers=4\n"));
         ck_assert_int_ge(asprintf(&expected, "'%s':3: Workers: duplicate key, first set on line 2", d), 0);
         assert_search_error(path, NULL, -EINVAL, expected);
 
         /* ...and so is a key outside of a section. */
         free(expected);
-        test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "Workers=2\n");
+        free(test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "Workers=2\n"));
         ck_assert_int_ge(asprintf(&expected, "'%s':1: Workers: key outside of a section", d), 0);
         assert_search_error(path, NULL, -EINVAL, expected);
 
         /* What is wrong with the values together names the file that set the key last:
          * Name= without {worker} from the drop-in, with the file's Workers=3. */
         free(expected);
-        test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "[Socket]\n# one socket\nName=app.sock\n");
+        free(test_write_file(tmpdir, "myapp.conf.d/10-bad.conf", "[Socket]\n# one socket\nName=app.sock\n"));
         ck_assert_int_ge(asprintf(&expected, "'%s':3: Name: 'app.sock' must contain {worker} when Workers=3", d), 0);
         assert_search_error(path, NULL, -EINVAL, expected);
 
