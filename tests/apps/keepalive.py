@@ -4,7 +4,9 @@ Puma and Node >= 19 do: on SIGTERM it closes its listening socket, closes every
 connection it holds idle at once, lets the busy ones finish their answer, then exits.
 
   KEEPALIVE_BIND=HOST:PORT   bind that TCP address (with Listen=); else serve fd 3
-  KEEPALIVE_SLOW=SECONDS     take that long over an answer whose path is /slow
+  KEEPALIVE_SLOW=SECONDS     take that long over an answer whose path is /slow; with
+                             "until-stop", hold it until SIGTERM (an answer in flight when
+                             the stop comes, however slowly the stop comes)
   KEEPALIVE_BOOT=SECONDS     answer 503 for that long after it listens, then say READY=1
                              on $NOTIFY_SOCKET if there is one (an app that warms up)
   KEEPALIVE_STOP_STALL=SECONDS on SIGTERM, block that long before it closes its idle
@@ -23,6 +25,7 @@ idle = set()
 busy = set()
 stopping = False
 booting = False
+stop_requested = None  # asyncio.Event, set on SIGTERM
 
 
 async def serve(reader, writer):
@@ -40,7 +43,11 @@ async def serve(reader, writer):
                     length = int(line.split(":", 1)[1])
             body = await reader.readexactly(length) if length else b""
             if path == "/slow":
-                await asyncio.sleep(float(os.environ.get("KEEPALIVE_SLOW", "1")))
+                slow = os.environ.get("KEEPALIVE_SLOW", "1")
+                if slow == "until-stop":
+                    await stop_requested.wait()
+                else:
+                    await asyncio.sleep(float(slow))
             text = ("pid=%d path=%s body=%d%s\n" % (os.getpid(), path, len(body), " booting" if booting else "")).encode()
             writer.write(b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n%s" % (
                 b"503 Service Unavailable" if booting else b"200 OK", len(text), text))
@@ -58,7 +65,8 @@ async def serve(reader, writer):
 
 
 async def main():
-    global stopping, booting
+    global stopping, booting, stop_requested
+    stop_requested = asyncio.Event()
     bind = os.environ.get("KEEPALIVE_BIND")
     if bind:
         host, port = bind.rsplit(":", 1)
@@ -75,10 +83,14 @@ async def main():
             n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             n.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
             n.close()
-    done = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, done.set)
-    await done.wait()
-    stopping = True
+
+    def on_sigterm():
+        global stopping
+        stopping = True  # before any answer held for the stop goes out
+        stop_requested.set()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
+    await stop_requested.wait()
     stall = float(os.environ.get("KEEPALIVE_STOP_STALL", "0"))
     if stall > 0:
         print("keepalive[pid %d]: stalling for %g s" % (os.getpid(), stall), flush=True)

@@ -29,6 +29,16 @@ if (cd "$work/sockd" && dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; t
 else
 	fail "dpkg-buildpackage -us -uc -b builds the package"
 	tail -n 40 "$work/build.log" | sed 's/^/#   /'
+	# dh_auto_test's meson prints only a summary: the failing tests' own output is in
+	# the build tree's testlog, which goes away with $work.
+	for testlog in "$work"/sockd/obj-*/meson-logs/testlog.txt; do
+		[[ -f $testlog ]] || continue
+		printf '# failing tests in %s:\n' "$testlog"
+		awk '/^=+ [0-9]+\/[0-9]+ =+$/ { if (failed) printf "%s", block; block = ""; failed = 0 }
+			{ block = block $0 "\n" }
+			/^result: +/ && !/exit status (0|77)$/ { failed = 1 }
+			END { if (failed) printf "%s", block }' "$testlog" | sed 's/^/#   /'
+	done
 	cleanup_work
 	ct_finish
 	exit 1
