@@ -7,6 +7,7 @@
 
 /* Every tests/check-<module>.c exports one of these; test-main.c runs it. */
 Suite *config_suite(void);
+Suite *fileio_suite(void);
 Suite *parse_suite(void);
 Suite *unit_render_suite(void);
 Suite *notify_suite(void);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 
@@ -74,42 +75,6 @@ int nginx_upstream_render(const App *a, unsigned n_workers, char **ret) {
                 return -ENOMEM;
         *ret = TAKE_PTR(text);
         return 0;
-}
-
-int write_file_atomic(const char *path, const char *text) {
-        _cleanup_free_ char *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        size_t len = strlen(text);
-
-        if (asprintf(&tmp, "%s.sockdctl-XXXXXX", path) < 0)
-                return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        if (fchmod(fd, 0644) < 0 || write(fd, text, len) != (ssize_t) len || fsync(fd) < 0 ||
-            rename(tmp, path) < 0) {
-                int r = errno > 0 ? -errno : -EIO;
-
-                (void) unlink(tmp);
-                return r;
-        }
-        return 0;
-}
-
-int read_file_optional(const char *path, char **ret) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        ssize_t n;
-
-        *ret = NULL;
-        if (!f)
-                return errno == ENOENT ? 0 : negative_errno();
-        n = getdelim(&text, &size, '\0', f);
-        if (n < 0 && ferror(f))
-                return -EIO;
-        *ret = text ? TAKE_PTR(text) : strdup("");
-        return *ret ? 0 : -ENOMEM;
 }
 
 /* nginx -t: the whole configuration with the new file. Its own messages go to our

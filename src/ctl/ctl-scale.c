@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "strv.h"

@@ -131,12 +131,6 @@ int config_plan_load(sd_bus *bus, const App *a, ConfigPlan *ret);
 void config_plan_print(const ConfigPlan *p, const App *a, FILE *f, bool refused_only);
 
 /* ---- ctl-nginx.c: the app's nginx upstream ---- */
-/* Replaces @path by @text (mode 0644) at once: a temporary file beside it, renamed over
- * it, so that nginx or the generator never read half a file. */
-int write_file_atomic(const char *path, const char *text);
-/* The file's content, to put back later; *ret NULL if there is none. */
-int read_file_optional(const char *path, char **ret);
-
 extern const char *arg_nginx_file; /* nginx --write=FILE, scale --nginx=FILE */
 extern bool arg_nginx_reload;
 

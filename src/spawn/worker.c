@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "program-check.h"
@@ -65,34 +66,17 @@ void worker_forget(Worker *w, Generation *g) {
 
 /* ---- what survives a restart ---- */
 
-static int write_file_atomic(const char *dir, const char *name, const char *content) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-
-        if (asprintf(&path, "%s/%s", dir, name) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, name) < 0)
-                return -ENOMEM;
-        f = fopen(tmp, "we");
-        if (!f)
-                return negative_errno();
-        fputs(content, f);
-        if (fflush(f) != 0 || ferror(f) || rename(tmp, path) < 0) {
-                int r = negative_errno();
-                (void) unlink(tmp);
-                return r;
-        }
-        return 0;
-}
-
 /* The worker's runtime directory is kept across restarts and stops
  * (RuntimeDirectoryPreserve=yes): generation numbers keep growing and the crash back-off
  * knows the history. */
 void worker_save_state(Worker *w) {
-        _cleanup_free_ char *content = NULL;
+        _cleanup_free_ char *content = NULL, *path = NULL;
         int r;
 
-        if (asprintf(&content, "generation=%" PRIu64 "\ncrashes=%u\n", w->last_generation, w->crashes) < 0)
+        if (asprintf(&content, "generation=%" PRIu64 "\ncrashes=%u\n", w->last_generation, w->crashes) < 0 ||
+            asprintf(&path, "%s/" STATE_FILE, w->runtime_dir) < 0)
                 return (void) log_oom();
-        r = write_file_atomic(w->runtime_dir, STATE_FILE, content);
+        r = write_file_atomic(path, content);
         if (r < 0)
                 log_warning_errno(r, "Failed to save the worker's state in '%s', ignoring: %m", w->runtime_dir);
 }
@@ -122,13 +106,13 @@ void worker_set_suspension(Worker *w, Suspension s) {
         int r = 0;
 
         w->suspension = s;
+        if (asprintf(&path, "%s/" SUSPENSION_FILE, w->app_runtime_dir) < 0)
+                return (void) log_oom();
         if (s == SUSPENSION_NONE) {
-                if (asprintf(&path, "%s/" SUSPENSION_FILE, w->app_runtime_dir) < 0)
-                        return (void) log_oom();
                 if (unlink(path) < 0 && errno != ENOENT)
                         r = negative_errno();
         } else
-                r = write_file_atomic(w->app_runtime_dir, SUSPENSION_FILE, s == SUSPENSION_HOLD ? "hold\n" : "queue\n");
+                r = write_file_atomic(path, s == SUSPENSION_HOLD ? "hold\n" : "queue\n");
         if (r < 0)
                 log_error_errno(r, "Failed to record the suspension in '%s': %m; a restarted worker would not know it.",
                                 w->app_runtime_dir);
