@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <string.h>
 #include <time.h>
 
@@ -58,23 +60,53 @@ uint64_t now_monotonic(void) {
 }
 
 int bus_run_until(sd_bus *bus, bool (*done)(void *userdata), void *userdata, uint64_t deadline) {
+        return buses_run_until(&bus, 1, done, userdata, deadline);
+}
+
+int buses_run_until(sd_bus *const *buses, size_t n, bool (*done)(void *userdata), void *userdata, uint64_t deadline) {
+        _cleanup_free_ struct pollfd *fds = calloc(MAX(n, (size_t) 1), sizeof(struct pollfd));
+
+        if (!fds)
+                return -ENOMEM;
         for (;;) {
-                uint64_t now;
+                uint64_t now, wake = deadline;
+                bool busy = false;
                 int r;
 
-                r = sd_bus_process(bus, NULL);
-                if (r < 0)
-                        return r;
+                /* Everything queued on every bus first: a message read from one socket
+                 * may leave more in its buffer, which poll() would not report. */
+                for (size_t i = 0; i < n; i++) {
+                        r = sd_bus_process(buses[i], NULL);
+                        if (r < 0)
+                                return r;
+                        busy = busy || r > 0;
+                }
                 if (done(userdata))
                         return 0;
-                if (r > 0)
-                        continue; /* more may be queued */
+                if (busy)
+                        continue;
                 now = now_monotonic();
                 if (now >= deadline)
                         return -ETIMEDOUT;
-                r = sd_bus_wait(bus, deadline - now);
-                if (r < 0 && r != -EINTR)
-                        return r;
+                for (size_t i = 0; i < n; i++) {
+                        uint64_t t;
+
+                        r = sd_bus_get_fd(buses[i]);
+                        if (r < 0)
+                                return r;
+                        fds[i] = (struct pollfd) { .fd = r };
+                        r = sd_bus_get_events(buses[i]);
+                        if (r < 0)
+                                return r;
+                        fds[i].events = (short) r;
+                        /* Its own timeouts (a method call's, the authentication's). */
+                        if (sd_bus_get_timeout(buses[i], &t) >= 0 && t != UINT64_MAX && t < wake)
+                                wake = t;
+                }
+                r = poll(fds, n, wake <= now ? 0 : (int) MIN((wake - now + 999) / 1000, (uint64_t) INT_MAX));
+                /* A signal: @done sees why, if it cares (sockdctl's SIGINT does). */
+                if (r < 0 && errno != EINTR)
+                        return -errno;
         }
 }
 
@@ -194,13 +226,15 @@ int job_waiter_add(JobWaiter *w, const char *job_path, const char *unit) {
         return append_job(&w->jobs, &w->n_jobs, job_path, unit, result);
 }
 
-static bool all_done(void *userdata) {
-        JobWaiter *w = userdata;
-
+bool job_waiter_done(const JobWaiter *w) {
         for (size_t i = 0; i < w->n_jobs; i++)
                 if (!w->jobs[i].result)
                         return false;
         return true;
+}
+
+static bool all_done(void *userdata) {
+        return job_waiter_done(userdata);
 }
 
 int job_waiter_wait(JobWaiter *w, uint64_t deadline) {

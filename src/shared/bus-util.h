@@ -49,6 +49,11 @@ static inline void job_waiter_freep(JobWaiter **w) {
 
 /* Runs the bus until @done(userdata) says so or @deadline passes (-ETIMEDOUT). */
 int bus_run_until(sd_bus *bus, bool (*done)(void *userdata), void *userdata, uint64_t deadline);
+/* The same over several buses at once (one per host): each is processed as its messages
+ * come, one poll() sleeps on all of them. */
+int buses_run_until(sd_bus *const *buses, size_t n, bool (*done)(void *userdata), void *userdata, uint64_t deadline);
+/* True once every job added has its JobRemoved. */
+bool job_waiter_done(const JobWaiter *w);
 
 uint64_t now_monotonic(void);
 

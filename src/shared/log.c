@@ -16,6 +16,7 @@ static int log_max_level = LOG_INFO;
 static const char *log_ident = "sockd";
 static char *log_app;
 static int log_worker = -1;
+static const char *log_prefix;
 
 /* True when our stderr is the journal stream systemd set up for us: then structured
  * entries are better than lines, and lines would be duplicates. */
@@ -29,6 +30,10 @@ static bool stderr_is_journal(void) {
         if (fstat(STDERR_FILENO, &st) < 0)
                 return false;
         return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
+void log_set_prefix(const char *prefix) {
+        log_prefix = prefix;
 }
 
 void log_setup(const char *ident) {
@@ -135,7 +140,7 @@ int log_internal(int level, int error, uint64_t generation, const char *fmt, ...
                 if (generation > 0)
                         fprintf(stderr, "%s: [gen %" PRIu64 "] %s\n", log_ident, generation, msg);
                 else
-                        fprintf(stderr, "%s: %s\n", log_ident, msg);
+                        fprintf(stderr, "%s: %s%s%s\n", log_ident, strempty(log_prefix), log_prefix ? ": " : "", msg);
                 break;
         }
 

@@ -20,6 +20,10 @@ void log_set_target(LogTarget target);
 void log_set_max_level(int level);
 int log_max_level_get(void);
 
+/* Lines on stderr read "IDENT: PREFIX: message" until the prefix is set back to NULL
+ * (sockdctl names the host of a fleet so). Not copied: it must outlive its use. */
+void log_set_prefix(const char *prefix);
+
 /* Fields added to every journal entry: SOCKD_APP, SOCKD_WORKER. */
 void log_set_app(const char *app, int worker);
 
