@@ -309,27 +309,27 @@ int worker_signal(sd_bus *bus, WorkerRef *w, int sig) {
 /* ---- waiting for the workers ---- */
 
 typedef struct Wait {
-        sd_bus *bus;
-        App *app;
+        sd_bus *const *buses;
+        App *const *apps;
+        size_t n;
         WorkerDone done;
         int error;
 } Wait;
 
-static bool wait_check(void *userdata) {
-        Wait *wt = userdata;
+/* Whether @done holds for every involved worker of @a; status read again where a
+ * PropertiesChanged came. */
+static bool app_check(sd_bus *bus, App *a, WorkerDone done, int *error) {
         bool all = true;
 
-        if (interrupted)
-                return true;
-        for (unsigned i = 0; i < wt->app->n_workers; i++) {
-                WorkerRef *w = &wt->app->workers[i];
+        for (unsigned i = 0; i < a->n_workers; i++) {
+                WorkerRef *w = &a->workers[i];
 
                 if (!w->involved)
                         continue;
                 if (w->dirty) {
-                        int r = worker_refresh(wt->bus, w);
+                        int r = worker_refresh(bus, w);
                         if (r < 0) {
-                                wt->error = r;
+                                *error = r;
                                 return true;
                         }
                         /* Kept: systemd clears StatusText when the worker starts again. */
@@ -338,22 +338,45 @@ static bool wait_check(void *userdata) {
                                 w->failed = w->status.failed;
                         }
                 }
-                if (!wt->done(w))
+                if (!done(w))
                         all = false;
         }
         return all;
 }
 
-int app_wait(sd_bus *bus, App *a, WorkerDone done, uint64_t deadline) {
-        Wait wt = { .bus = bus, .app = a, .done = done };
+static bool wait_check(void *userdata) {
+        Wait *wt = userdata;
+        bool all = true;
+
+        if (interrupted)
+                return true;
+        for (size_t i = 0; i < wt->n; i++) {
+                if (!app_check(wt->buses[i], wt->apps[i], wt->done, &wt->error))
+                        all = false;
+                if (wt->error < 0)
+                        return true;
+        }
+        return all;
+}
+
+int apps_wait(sd_bus *const *buses, App *const *apps, size_t n, WorkerDone done, uint64_t deadline) {
+        Wait wt = { .buses = buses, .apps = apps, .n = n, .done = done };
         int r;
 
-        for (unsigned i = 0; i < a->n_workers; i++)
-                a->workers[i].dirty = true; /* the first look reads them all */
-        r = bus_run_until(bus, wait_check, &wt, deadline);
+        for (size_t i = 0; i < n; i++)
+                for (unsigned j = 0; j < apps[i]->n_workers; j++)
+                        apps[i]->workers[j].dirty = true; /* the first look reads them all */
+        r = buses_run_until(buses, n, wait_check, &wt, deadline);
         if (interrupted)
                 return -EINTR;
         return r < 0 ? r : wt.error;
+}
+
+bool app_failed(const App *a) {
+        for (unsigned i = 0; i < a->n_workers; i++)
+                if (a->workers[i].involved && a->workers[i].error)
+                        return true;
+        return false;
 }
 
 /* A failure this operation caused: newer than what StatusText showed before. */
@@ -488,7 +511,7 @@ static void report_worker_failure(sd_bus *bus, const App *a, const WorkerRef *w)
 }
 
 void report_failures(sd_bus *bus, const App *a, const char *what) {
-        fprintf(stderr, "sockdctl: %s of %s failed:\n", what, a->name);
+        fprintf(stderr, "sockdctl: %s of %s failed%s%s:\n", what, a->name, a->host ? " on " : "", strempty(a->host));
         for (unsigned i = 0; i < a->n_workers; i++) {
                 const WorkerRef *w = &a->workers[i];
                 if (w->involved && w->error)

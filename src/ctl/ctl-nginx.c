@@ -285,7 +285,8 @@ int nginx_apply(sd_bus *bus, const char *path, const char *text, bool reload, ui
 
 /* An nginx upstream for the app's worker sockets, with the settings that keep swaps
  * free of errors; it follows Workers=, so nobody edits upstream lists by hand. */
-int verb_nginx(sd_bus *bus, char **args) {
+int verb_nginx(Fleet *f, char **args) {
+        sd_bus *bus = f->hosts[0].bus; /* one host: sockdctl.c refuses more */
         _cleanup_(app_done) App a = {};
         _cleanup_free_ char *text = NULL;
         int r;

@@ -17,23 +17,28 @@
  * it done may take this much longer. */
 #define ABORT_GRACE_USEC (10 * USEC_PER_SEC)
 
-/* Takes every involved worker's prepared generation back; the old ones keep serving.
- * Every involved worker gets the abort, also those whose status does not show the new
- * generation yet: the shim may not have handled the prepare when we looked. An abort
- * with nothing prepared is a no-op there, and one never touches a reload's generation. */
-static int app_abort(sd_bus *bus, App *a, uint64_t deadline) {
+/* Takes every involved worker's prepared generation back, on every host; the old ones
+ * keep serving. Every involved worker gets the abort, also those whose status does not
+ * show the new generation yet: the shim may not have handled the prepare when we
+ * looked. An abort with nothing prepared is a no-op there, and one never touches a
+ * reload's generation. */
+static int fleet_abort(Fleet *f, uint64_t deadline) {
         uint64_t grace = now_monotonic() + ABORT_GRACE_USEC;
         int r;
 
-        for (unsigned i = 0; i < a->n_workers; i++) {
-                WorkerRef *w = &a->workers[i];
-                if (w->involved && worker_active(w))
-                        (void) worker_signal(bus, w, WORKER_SIGNAL_ABORT);
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
+
+                for (unsigned i = 0; i < h->app.n_workers; i++) {
+                        WorkerRef *w = &h->app.workers[i];
+                        if (w->involved && worker_active(w))
+                                (void) worker_signal(h->bus, w, WORKER_SIGNAL_ABORT);
+                }
         }
-        r = app_wait(bus, a, aborted_done, MAX(deadline, grace));
+        r = fleet_wait(f, aborted_done, MAX(deadline, grace));
         if (r == -ETIMEDOUT)
                 log_error("The aborts were sent, but not every worker confirmed it in time; 'sockdctl status %s' "
-                          "shows where they are.", a->name);
+                          "shows where they are.", f->hosts[0].app.name);
         return r;
 }
 
@@ -46,20 +51,37 @@ static const char *phase_error(WorkerRef *w, bool committing) {
 }
 
 /* After a phase's wait: marks each involved worker that answered with a failure, and
- * returns how many failed (those that did not answer in time included), or -ENOMEM. */
-static int phase_failures(App *a, WorkerDone done, bool committing) {
+ * returns how many failed on all hosts (those that did not answer in time included), or
+ * -ENOMEM. */
+static int phase_failures(Fleet *f, WorkerDone done, bool committing) {
         int failed = 0;
 
-        for (unsigned i = 0; i < a->n_workers; i++) {
-                WorkerRef *w = &a->workers[i];
-                const char *e = w->involved && done(w) ? phase_error(w, committing) : NULL;
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                App *a = &f->hosts[k].app;
 
-                if (!w->error && e && !(w->error = strdup(e)))
-                        return log_oom();
-                if (w->involved && w->error)
-                        failed++;
+                for (unsigned i = 0; i < a->n_workers; i++) {
+                        WorkerRef *w = &a->workers[i];
+                        const char *e = w->involved && done(w) ? phase_error(w, committing) : NULL;
+
+                        if (!w->error && e && !(w->error = strdup(e)))
+                                return log_oom();
+                        if (w->involved && w->error)
+                                failed++;
+                }
         }
         return failed;
+}
+
+static void fleet_mark_unanswered(Fleet *f, WorkerDone done) {
+        for (size_t k = 0; k < f->n_hosts; k++)
+                mark_unanswered(&f->hosts[k].app, done);
+}
+
+/* Each host where a worker failed: which, and why. */
+static void fleet_report_failures(Fleet *f, const char *what) {
+        for (size_t k = 0; k < f->n_hosts; k++)
+                if (app_failed(&f->hosts[k].app))
+                        report_failures(f->hosts[k].bus, &f->hosts[k].app, what);
 }
 
 /* systemctl daemon-reload: the units as the edited config makes them. */
@@ -75,14 +97,13 @@ static int daemon_reload(sd_bus *bus, const char *config) {
  * PassEnvironment= and WorkingDirectory=, which systemd alone computes, and hands them
  * with its command line to the shim; WORKER_SIGNAL_EXPECT_SETTINGS, sent first, makes
  * that reload swap nothing. The prepare or resume that follows runs them. */
-static int app_deliver_settings(sd_bus *bus, App *a, uint64_t deadline) {
+static int settings_request(sd_bus *bus, App *a, JobWaiter **ret) {
         _cleanup_(job_waiter_freep) JobWaiter *waiter = NULL;
-        unsigned failed = 0;
         int r;
 
         r = job_waiter_new(bus, &waiter);
         if (r < 0)
-                return log_error_errno(r, "Failed to subscribe to systemd's jobs: %m");
+                return log_error_errno(r, HOST_FMT "Failed to subscribe to systemd's jobs: %m", HOST_ARGS(a));
         for (unsigned i = 0; i < a->n_workers; i++) {
                 WorkerRef *w = &a->workers[i];
                 sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -107,9 +128,13 @@ static int app_deliver_settings(sd_bus *bus, App *a, uint64_t deadline) {
                         return r;
                 }
         }
-        r = job_waiter_wait(waiter, deadline);
-        if (r < 0)
-                return log_error_errno(r, "Failed to wait for the workers to take their new settings: %m");
+        *ret = TAKE_PTR(waiter);
+        return 0;
+}
+
+/* How many workers of @a did not take them, each with its error set. */
+static unsigned settings_failures(sd_bus *bus, App *a, JobWaiter *waiter) {
+        unsigned failed = 0;
 
         for (unsigned i = 0; i < a->n_workers; i++) {
                 WorkerRef *w = &a->workers[i];
@@ -126,32 +151,269 @@ static int app_deliver_settings(sd_bus *bus, App *a, uint64_t deadline) {
                              "systemd could not run its ExecReload= with them (see the journal below)") < 0)
                         w->error = NULL;
         }
+        return failed;
+}
+
+typedef struct SettingsWait {
+        JobWaiter **waiters;
+        size_t n;
+} SettingsWait;
+
+static bool settings_done(void *userdata) {
+        SettingsWait *sw = userdata;
+
+        if (interrupted)
+                return true;
+        for (size_t i = 0; i < sw->n; i++)
+                if (sw->waiters[i] && !job_waiter_done(sw->waiters[i]))
+                        return false;
+        return true;
+}
+
+/* The settings to every involved worker on every host at once. -EIO: some did not take
+ * them (their errors set). */
+static int fleet_deliver_settings(Fleet *f, uint64_t deadline) {
+        _cleanup_free_ JobWaiter **waiters = calloc(f->n_hosts, sizeof(JobWaiter *));
+        _cleanup_free_ sd_bus **buses = calloc(f->n_hosts, sizeof(sd_bus *));
+        SettingsWait sw = { .waiters = waiters, .n = f->n_hosts };
+        unsigned failed = 0;
+        int r = 0;
+
+        if (!waiters || !buses)
+                return log_oom();
+        for (size_t k = 0; k < f->n_hosts && r >= 0; k++) {
+                buses[k] = f->hosts[k].bus;
+                r = settings_request(f->hosts[k].bus, &f->hosts[k].app, &waiters[k]);
+        }
+        if (r >= 0) {
+                r = buses_run_until(buses, f->n_hosts, settings_done, &sw, deadline);
+                if (r >= 0 && interrupted)
+                        r = -EINTR;
+                if (r < 0)
+                        log_error_errno(r, "Failed to wait for the workers to take their new settings: %m");
+        }
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                if (r >= 0 && waiters[k])
+                        failed += settings_failures(f->hosts[k].bus, &f->hosts[k].app, waiters[k]);
+                job_waiter_free(waiters[k]);
+        }
+        if (r < 0)
+                return r;
         return failed > 0 ? -EIO : 0;
 }
 
-int verb_restart(sd_bus *bus, char **args) {
-        _cleanup_(config_plan_done) ConfigPlan plan = {};
-        _cleanup_(app_done) App a = {};
-        unsigned running = 0;
-        int failed = 0;
-        uint64_t deadline = now_monotonic() + arg_timeout;
-        const char *what = arg_suspended ? "suspended restart" : "restart";
-        bool queue;
-        int r;
+/* What a restart needs of each host before anything is sent: every running worker
+ * serves, none is suspended or busy. Marks them involved; returns how many. */
+static int fleet_involve(Fleet *f) {
+        int running = 0, r;
 
-        r = app_load(bus, args[0], &a);
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
+                App *a = &h->app;
+
+                r = app_watch(h->bus, a);
+                if (r < 0)
+                        return r;
+                for (unsigned i = 0; i < a->n_workers; i++) {
+                        WorkerRef *w = &a->workers[i];
+
+                        r = worker_refresh(h->bus, w);
+                        if (r < 0)
+                                return r;
+                        if (!worker_active(w))
+                                continue;
+                        if (w->status.suspended.number > 0 || w->status.queueing) {
+                                log_error(HOST_FMT "%s is suspended: 'sockdctl resume %s' first.", HOST_ARGS(a), w->service,
+                                          a->name);
+                                return -EBUSY;
+                        }
+                        if (w->status.serving.number == 0 || w->status.starting.number > 0 || w->status.ready.number > 0) {
+                                _cleanup_free_ char *status = escape_for_terminal(w->status_text);
+                                log_error(HOST_FMT "%s is busy (%s); try again when it serves.", HOST_ARGS(a), w->service,
+                                          strempty(status));
+                                return -EBUSY;
+                        }
+                        if (worker_involve(w, w->status.serving) < 0)
+                                return log_oom();
+                        running++;
+                }
+        }
+        return running;
+}
+
+static unsigned app_involved(const App *a) {
+        unsigned n = 0;
+
+        for (unsigned i = 0; i < a->n_workers; i++)
+                n += a->workers[i].involved;
+        return n;
+}
+
+/* Phases 0 to 2 on every host of @f at once; @plan is this machine's config, when the
+ * restart runs here. */
+static int fleet_restart(Fleet *f, const ConfigPlan *plan, uint64_t deadline) {
+        const char *what = arg_suspended ? "suspended restart" : "restart";
+        unsigned running = 0;
+        bool prepare = false;
+        int failed, r;
+
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                App *a = &f->hosts[k].app;
+                unsigned n = app_involved(a);
+
+                running += n;
+                /* A queueing suspension prepares nothing: the new generation starts at resume. */
+                if (n > 0 && !(arg_suspended && a->suspend == SUSPEND_QUEUE))
+                        prepare = true;
+        }
+
+        /* Phase 0: the units as the config is now, and every worker gets their
+         * settings. Nothing serves differently yet. */
+        if (plan && plan->need_reload) {
+                r = daemon_reload(f->hosts[0].bus, plan->sources);
+                if (r < 0)
+                        return r;
+        }
+        if (running > 0) {
+                r = fleet_deliver_settings(f, deadline);
+                if (r < 0) {
+                        if (r == -EIO)
+                                fleet_report_failures(f, what);
+                        fprintf(stderr, "Nothing was restarted: every worker keeps serving its generation.\n");
+                        if (plan && plan->need_reload)
+                                fprintf(stderr, "systemd's units are %s's as it is now (the daemon-reload ran): a "
+                                        "worker that systemd starts again runs it.\n", plan->sources);
+                        return -EIO;
+                }
+        }
+
+        /* Phase 1: a new generation beside the old one on every worker of every host. */
+        if (prepare) {
+                for (size_t k = 0; k < f->n_hosts; k++) {
+                        Host *h = &f->hosts[k];
+
+                        if (arg_suspended && h->app.suspend == SUSPEND_QUEUE)
+                                continue;
+                        for (unsigned i = 0; i < h->app.n_workers; i++) {
+                                if (!h->app.workers[i].involved)
+                                        continue;
+                                r = worker_signal(h->bus, &h->app.workers[i],
+                                                  arg_suspended ? WORKER_SIGNAL_PREPARE_SUSPENDED : WORKER_SIGNAL_PREPARE);
+                                if (r < 0) {
+                                        (void) fleet_abort(f, deadline);
+                                        return r;
+                                }
+                        }
+                }
+                r = fleet_wait(f, prepared_done, deadline);
+                if (r == -ETIMEDOUT)
+                        fleet_mark_unanswered(f, prepared_done);
+                failed = phase_failures(f, prepared_done, false);
+                if (failed < 0)
+                        return failed;
+                if (r == -EINTR)
+                        log_error("Interrupted.");
+                else if (r < 0 && r != -ETIMEDOUT)
+                        log_error_errno(r, "Failed while waiting for the new generations: %m");
+                if (r < 0 || failed > 0) {
+                        interrupted = 0;
+                        (void) fleet_abort(f, deadline);
+                        fleet_report_failures(f, what);
+                        fprintf(stderr, "Every worker%s keeps serving its previous generation.\n",
+                                f->n_hosts > 1 ? " on every host" : "");
+                        return -EIO;
+                }
+        }
+
+        /* Phase 2: every new generation on every host is ready: commit. Past this point
+         * nothing is taken back: a worker whose new generation dies now keeps serving its
+         * old one, and a worker that dies is restarted by systemd. */
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
+
+                for (unsigned i = 0; i < h->app.n_workers; i++)
+                        if (h->app.workers[i].involved)
+                                (void) worker_signal(h->bus, &h->app.workers[i],
+                                                     arg_suspended ? WORKER_SIGNAL_SUSPEND : WORKER_SIGNAL_COMMIT);
+        }
+        WorkerDone done = arg_suspended ? suspended_done : committed_done;
+        r = fleet_wait(f, done, deadline);
+        if (r == -ETIMEDOUT)
+                fleet_mark_unanswered(f, done);
+        else if (r == -EINTR)
+                log_error("Interrupted; the workers go on with what they were sent.");
+        else if (r < 0)
+                log_error_errno(r, "Failed while waiting for the workers to %s: %m", arg_suspended ? "suspend" : "switch over");
+        failed = phase_failures(f, done, true);
+        if (failed < 0)
+                return failed;
+        if (failed > 0 || r < 0) {
+                fleet_report_failures(f, what);
+                if (arg_suspended)
+                        fprintf(stderr, "The other workers are suspended: 'sockdctl resume %s' serves requests again.\n",
+                                f->hosts[0].app.name);
+                else
+                        fprintf(stderr, "The other workers switched to the new generation. A worker named above keeps "
+                                "serving its previous generation, or, if it died, is restarted by systemd on the code "
+                                "now on disk. Run 'sockdctl restart %s' again to bring every worker to one release.\n",
+                                f->hosts[0].app.name);
+                return -EIO;
+        }
+
+        /* Workers that were not running are simply started (at resume, when suspended). */
+        for (size_t k = 0; k < f->n_hosts && !arg_suspended; k++) {
+                Host *h = &f->hosts[k];
+
+                if (app_involved(&h->app) < h->app.n_workers &&
+                    app_jobs(h->bus, &h->app, "StartUnit", true, true, true, deadline) < 0)
+                        return -EIO;
+        }
+
+        for (size_t k = 0; k < f->n_hosts && !arg_quiet; k++) {
+                App *a = &f->hosts[k].app;
+                bool queue = arg_suspended && a->suspend == SUSPEND_QUEUE;
+
+                for (unsigned i = 0; i < a->n_workers; i++) {
+                        WorkerRef *w = &a->workers[i];
+                        WorkerGeneration now = worker_status_current(&w->status);
+
+                        if (!w->involved)
+                                printf(HOST_FMT "%s: %s\n", HOST_ARGS(a), w->service,
+                                       arg_suspended ? "not running" : "started");
+                        else if (queue)
+                                printf(HOST_FMT "%s: generation %" PRIu64 " stopped, requests queue in the socket (resume "
+                                       "with 'sockdctl resume %s')\n", HOST_ARGS(a), w->service, w->before.number, a->name);
+                        else
+                                printf(HOST_FMT "%s: generation %" PRIu64 " -> %" PRIu64 " (pid %d -> %d)%s\n", HOST_ARGS(a),
+                                       w->service, w->before.number, now.number, (int) w->before.pid, (int) now.pid,
+                                       arg_suspended ? ", suspended" : "");
+                }
+        }
+        return 0;
+}
+
+int verb_restart(Fleet *f, char **args) {
+        _cleanup_(config_plan_done) ConfigPlan plan = {};
+        uint64_t deadline = now_monotonic() + arg_timeout;
+        bool local = arg_transport == BUS_TRANSPORT_LOCAL;
+        int running, r;
+
+        /* Every host has the app, or nothing is touched anywhere. */
+        r = fleet_load_app(f, args[0]);
         if (r < 0)
                 return r;
 
         /* The config as it is on disk now, against what systemd has loaded: what it
          * cannot apply stops the restart here, before anything is touched. (On another
          * host the config is there: the restart applies what that systemd has loaded.) */
-        if (arg_transport == BUS_TRANSPORT_LOCAL) {
-                r = config_plan_load(bus, &a, &plan);
+        if (local) {
+                App *a = &f->hosts[0].app;
+
+                r = config_plan_load(f->hosts[0].bus, a, &plan);
                 if (r < 0)
                         return r;
                 if (arg_dry_run) {
-                        config_plan_print(&plan, &a, stdout, false);
+                        config_plan_print(&plan, a, stdout, false);
                         if (plan.refused)
                                 printf("A restart would refuse this config, and change nothing.\n");
                         else if (plan.need_reload)
@@ -165,144 +427,52 @@ int verb_restart(sd_bus *bus, char **args) {
                 }
                 if (plan.refused) {
                         log_error("The config (%s) has changes a restart cannot apply; nothing was changed:", plan.sources);
-                        config_plan_print(&plan, &a, stderr, true);
+                        config_plan_print(&plan, a, stderr, true);
                         return -EINVAL;
                 }
         }
-        queue = arg_suspended && a.suspend == SUSPEND_QUEUE;
 
-        r = app_watch(bus, &a);
-        if (r < 0)
-                return r;
-        for (unsigned i = 0; i < a.n_workers; i++) {
-                WorkerRef *w = &a.workers[i];
-
-                r = worker_refresh(bus, w);
-                if (r < 0)
-                        return r;
-                if (!worker_active(w))
-                        continue;
-                if (w->status.suspended.number > 0 || w->status.queueing) {
-                        log_error("%s is suspended: 'sockdctl resume %s' first.", w->service, a.name);
-                        return -EBUSY;
-                }
-                if (w->status.serving.number == 0 || w->status.starting.number > 0 || w->status.ready.number > 0) {
-                        _cleanup_free_ char *status = escape_for_terminal(w->status_text);
-                        log_error("%s is busy (%s); try again when it serves.", w->service, strempty(status));
-                        return -EBUSY;
-                }
-                if (worker_involve(w, w->status.serving) < 0)
-                        return log_oom();
-                running++;
-        }
+        running = fleet_involve(f);
+        if (running < 0)
+                return running;
         if (arg_suspended && running == 0) {
                 /* Nothing runs that could record the suspension: a request would start a
                  * worker on the new code before the migration. */
                 log_error("No worker of %s runs, so none can hold requests for a suspended restart; start it with "
-                          "'sockdctl start %s' first.", a.name, a.name);
+                          "'sockdctl start %s' first.", args[0], args[0]);
                 return -EIO;
         }
 
-        /* Phase 0: the units as the config is now, and every worker gets their
-         * settings. Nothing serves differently yet. */
-        if (plan.need_reload) {
-                r = daemon_reload(bus, plan.sources);
-                if (r < 0)
-                        return r;
-        }
-        if (running > 0) {
-                r = app_deliver_settings(bus, &a, deadline);
-                if (r < 0) {
-                        if (r == -EIO)
-                                report_failures(bus, &a, what);
-                        fprintf(stderr, "Nothing was restarted: every worker keeps serving its generation.\n");
-                        if (plan.need_reload)
-                                fprintf(stderr, "systemd's units are %s's as it is now (the daemon-reload ran): a "
-                                        "worker that systemd starts again runs it.\n", plan.sources);
-                        return -EIO;
+        if (!arg_one_host_at_a_time || f->n_hosts == 1)
+                return fleet_restart(f, local ? &plan : NULL, deadline);
+
+        /* For load balancers that health-check hosts: one host is restarted (all or
+         * nothing on it) while the others serve, then the next. */
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Fleet one = { .hosts = &f->hosts[k], .n_hosts = 1 };
+
+                if (!arg_quiet)
+                        printf("Restarting %s on %s (host %zu of %zu).\n", args[0], f->hosts[k].name, k + 1, f->n_hosts);
+                fflush(stdout);
+                r = fleet_restart(&one, NULL, deadline);
+                if (r >= 0)
+                        continue;
+                if (k > 0) {
+                        fprintf(stderr, "The hosts before %s serve the new generation:", f->hosts[k].name);
+                        for (size_t j = 0; j < k; j++)
+                                fprintf(stderr, " %s", f->hosts[j].name);
+                        fprintf(stderr, ". Their previous generations are gone (a committed restart hands over and "
+                                "stops them), so they cannot be taken back; fix the release and run the restart "
+                                "again, which brings every host to one release.\n");
                 }
-        }
-
-        /* Phase 1: a new generation beside the old one on every worker. */
-        if (running > 0 && !queue) {
-                for (unsigned i = 0; i < a.n_workers; i++)
-                        if (a.workers[i].involved) {
-                                r = worker_signal(bus, &a.workers[i], arg_suspended ? WORKER_SIGNAL_PREPARE_SUSPENDED : WORKER_SIGNAL_PREPARE);
-                                if (r < 0) {
-                                        (void) app_abort(bus, &a, deadline);
-                                        return r;
-                                }
-                        }
-                r = app_wait(bus, &a, prepared_done, deadline);
-                if (r == -ETIMEDOUT)
-                        mark_unanswered(&a, prepared_done);
-                failed = phase_failures(&a, prepared_done, false);
-                if (failed < 0)
-                        return failed;
-                if (r == -EINTR)
-                        log_error("Interrupted.");
-                else if (r < 0 && r != -ETIMEDOUT)
-                        log_error_errno(r, "Failed while waiting for the new generations: %m");
-                if (r < 0 || failed > 0) {
-                        interrupted = 0;
-                        (void) app_abort(bus, &a, deadline);
-                        report_failures(bus, &a, what);
-                        fprintf(stderr, "Every worker keeps serving its previous generation.\n");
-                        return -EIO;
+                if (k + 1 < f->n_hosts) {
+                        fprintf(stderr, "Not touched:");
+                        for (size_t j = k + 1; j < f->n_hosts; j++)
+                                fprintf(stderr, " %s", f->hosts[j].name);
+                        fprintf(stderr, ".\n");
                 }
+                return r;
         }
-
-        /* Phase 2: every new generation is ready: commit. Past this point nothing is taken
-         * back: a worker whose new generation dies now keeps serving its old one, and a
-         * worker that dies is restarted by systemd. */
-        for (unsigned i = 0; i < a.n_workers; i++)
-                if (a.workers[i].involved)
-                        (void) worker_signal(bus, &a.workers[i], arg_suspended ? WORKER_SIGNAL_SUSPEND : WORKER_SIGNAL_COMMIT);
-        WorkerDone done = arg_suspended ? suspended_done : committed_done;
-        r = app_wait(bus, &a, done, deadline);
-        if (r == -ETIMEDOUT)
-                mark_unanswered(&a, done);
-        else if (r == -EINTR)
-                log_error("Interrupted; the workers go on with what they were sent.");
-        else if (r < 0)
-                log_error_errno(r, "Failed while waiting for the workers to %s: %m", arg_suspended ? "suspend" : "switch over");
-        failed = phase_failures(&a, done, true);
-        if (failed < 0)
-                return failed;
-        if (failed > 0 || r < 0) {
-                report_failures(bus, &a, what);
-                if (arg_suspended)
-                        fprintf(stderr, "The other workers are suspended: 'sockdctl resume %s' serves requests again.\n", a.name);
-                else
-                        fprintf(stderr, "The other workers switched to the new generation. A worker named above keeps "
-                                "serving its previous generation, or, if it died, is restarted by systemd on the code "
-                                "now on disk. Run 'sockdctl restart %s' again to bring every worker to one release.\n",
-                                a.name);
-                return -EIO;
-        }
-
-        /* Workers that were not running are simply started (at resume, when suspended). */
-        if (!arg_suspended && running < a.n_workers) {
-                r = app_jobs(bus, &a, "StartUnit", true, true, true, deadline);
-                if (r < 0)
-                        return -EIO;
-        }
-
-        if (!arg_quiet)
-                for (unsigned i = 0; i < a.n_workers; i++) {
-                        WorkerRef *w = &a.workers[i];
-                        WorkerGeneration now = worker_status_current(&w->status);
-
-                        if (!w->involved)
-                                printf("%s: %s\n", w->service, arg_suspended ? "not running" : "started");
-                        else if (queue)
-                                printf("%s: generation %" PRIu64 " stopped, requests queue in the socket (resume with 'sockdctl resume %s')\n",
-                                       w->service, w->before.number, a.name);
-                        else
-                                printf("%s: generation %" PRIu64 " -> %" PRIu64 " (pid %d -> %d)%s\n", w->service,
-                                       w->before.number, now.number, (int) w->before.pid, (int) now.pid,
-                                       arg_suspended ? ", suspended" : "");
-                }
         return 0;
 }
 
@@ -328,83 +498,105 @@ static unsigned app_count_suspended(sd_bus *bus, App *a, unsigned *ret_active, i
         return suspended;
 }
 
-int verb_resume(sd_bus *bus, char **args) {
-        _cleanup_(app_done) App a = {};
+int verb_resume(Fleet *f, char **args) {
         uint64_t deadline = now_monotonic() + arg_timeout;
-        unsigned suspended, active, failed = 0;
+        unsigned suspended = 0, failed = 0;
         int r;
 
-        r = app_load(bus, args[0], &a);
+        r = fleet_load_app(f, args[0]);
         if (r < 0)
                 return r;
-        r = app_watch(bus, &a);
-        if (r < 0)
-                return r;
-        suspended = app_count_suspended(bus, &a, &active, &r);
-        if (r < 0)
-                return r;
-        if (suspended == 0 && active == 0 && a.n_workers > 0) {
-                /* Every worker stopped or failed: a suspension outlives them, and only a
-                 * worker that runs can say whether it holds one. */
-                r = app_jobs(bus, &a, "StartUnit", true, true, true, deadline);
-                if (r < 0) {
-                        log_error("The workers of %s could not be started to resume them.", a.name);
-                        return -EIO;
-                }
-                suspended = app_count_suspended(bus, &a, &active, &r);
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
+                App *a = &h->app;
+                unsigned n, active;
+
+                r = app_watch(h->bus, a);
                 if (r < 0)
                         return r;
-                if (suspended == 0) {
-                        log_error("Nothing of %s was suspended; its workers, which were all stopped, are started now.", a.name);
-                        return -EALREADY;
+                n = app_count_suspended(h->bus, a, &active, &r);
+                if (r < 0)
+                        return r;
+                if (n == 0 && active == 0 && a->n_workers > 0) {
+                        /* Every worker stopped or failed: a suspension outlives them, and
+                         * only a worker that runs can say whether it holds one. */
+                        r = app_jobs(h->bus, a, "StartUnit", true, true, true, deadline);
+                        if (r < 0) {
+                                log_error(HOST_FMT "The workers of %s could not be started to resume them.", HOST_ARGS(a),
+                                          a->name);
+                                return -EIO;
+                        }
+                        n = app_count_suspended(h->bus, a, &active, &r);
+                        if (r < 0)
+                                return r;
+                        if (n == 0 && f->n_hosts == 1) {
+                                log_error("Nothing of %s was suspended; its workers, which were all stopped, are started "
+                                          "now.", a->name);
+                                return -EALREADY;
+                        }
                 }
+                suspended += n;
         }
         if (suspended == 0) {
-                log_error("Nothing of %s is suspended: use 'sockdctl restart --suspended %s' first.", a.name, a.name);
+                log_error("Nothing of %s is suspended%s: use 'sockdctl restart --suspended %s' first.", args[0],
+                          f->n_hosts > 1 ? " on any host" : "", args[0]);
                 return -EALREADY;
         }
-        for (unsigned i = 0; i < a.n_workers; i++) {
-                WorkerRef *w = &a.workers[i];
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
 
-                if (!worker_active(w) || (w->status.suspended.number == 0 && !w->status.queueing))
-                        continue;
-                if (worker_involve(w, w->status.suspended) < 0)
-                        return log_oom();
+                for (unsigned i = 0; i < h->app.n_workers; i++) {
+                        WorkerRef *w = &h->app.workers[i];
+
+                        if (!worker_active(w) || (w->status.suspended.number == 0 && !w->status.queueing))
+                                continue;
+                        if (worker_involve(w, w->status.suspended) < 0)
+                                return log_oom();
+                }
         }
-        for (unsigned i = 0; i < a.n_workers; i++)
-                if (a.workers[i].involved)
-                        (void) worker_signal(bus, &a.workers[i], WORKER_SIGNAL_RESUME);
-        r = app_wait(bus, &a, resumed_done, deadline);
+        for (size_t k = 0; k < f->n_hosts; k++)
+                for (unsigned i = 0; i < f->hosts[k].app.n_workers; i++)
+                        if (f->hosts[k].app.workers[i].involved)
+                                (void) worker_signal(f->hosts[k].bus, &f->hosts[k].app.workers[i], WORKER_SIGNAL_RESUME);
+        r = fleet_wait(f, resumed_done, deadline);
         if (r == -ETIMEDOUT)
-                mark_unanswered(&a, resumed_done);
+                fleet_mark_unanswered(f, resumed_done);
         else if (r < 0)
                 log_error_errno(r, "Failed while waiting for the workers to resume: %m");
-        for (unsigned i = 0; i < a.n_workers; i++) {
-                WorkerRef *w = &a.workers[i];
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
 
-                if (!w->involved)
-                        continue;
-                if (!w->error && resumed_done(w) && (!worker_active(w) || w->failure || w->status.serving.number == 0) &&
-                    !(w->error = strdup(worker_active(w) ? "resume failed" : "failed after resume")))
-                        return log_oom();
-                if (w->error)
+                for (unsigned i = 0; i < h->app.n_workers; i++) {
+                        WorkerRef *w = &h->app.workers[i];
+
+                        if (!w->involved)
+                                continue;
+                        if (!w->error && resumed_done(w) &&
+                            (!worker_active(w) || w->failure || w->status.serving.number == 0) &&
+                            !(w->error = strdup(worker_active(w) ? "resume failed" : "failed after resume")))
+                                return log_oom();
+                        if (w->error)
+                                failed++;
+                }
+                /* The suspension is over either way: workers stopped during it start now. */
+                if (app_jobs(h->bus, &h->app, "StartUnit", true, true, true, deadline) < 0)
                         failed++;
         }
-        /* The suspension is over either way: workers stopped during it start now. */
-        if (app_jobs(bus, &a, "StartUnit", true, true, true, deadline) < 0)
-                failed++;
         if (failed > 0 || r < 0) {
-                report_failures(bus, &a, "resume");
+                fleet_report_failures(f, "resume");
                 fprintf(stderr, "The suspension is lifted: a worker whose new generation failed is restarted by "
                         "systemd with the crash back-off, and serves once its app starts.\n");
                 return -EIO;
         }
-        if (!arg_quiet)
-                for (unsigned i = 0; i < a.n_workers; i++) {
-                        WorkerRef *w = &a.workers[i];
+        for (size_t k = 0; k < f->n_hosts && !arg_quiet; k++) {
+                App *a = &f->hosts[k].app;
+
+                for (unsigned i = 0; i < a->n_workers; i++) {
+                        WorkerRef *w = &a->workers[i];
                         if (w->involved)
-                                printf("%s: generation %" PRIu64 " (pid %d) serves\n", w->service,
+                                printf(HOST_FMT "%s: generation %" PRIu64 " (pid %d) serves\n", HOST_ARGS(a), w->service,
                                        w->status.serving.number, (int) w->status.serving.pid);
                 }
+        }
         return 0;
 }

@@ -96,7 +96,8 @@ static void undo(sd_bus *bus, DropinFile *files, size_t n, const char *app) {
                 fprintf(stderr, "The config of %s and systemd's units are as they were.\n", app);
 }
 
-int verb_scale(sd_bus *bus, char **args) {
+int verb_scale(Fleet *f, char **args) {
+        sd_bus *bus = f->hosts[0].bus; /* one host: sockdctl.c refuses more */
         _cleanup_(app_done) App a = {}, b = {};
         _cleanup_(config_plan_done) ConfigPlan plan = {};
         _cleanup_strv_free_ char **search = NULL;

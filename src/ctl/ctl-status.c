@@ -64,10 +64,15 @@ static void format_since(uint64_t usec, char *buf, size_t size) {
                 snprintf(buf, size, "-");
 }
 
-static int print_status(sd_bus *bus, App *a, bool *first_json) {
-        if (!arg_json && !arg_quiet)
+/* @host: where the app runs (NULL: here), in "host" of --json; with @host_column, in
+ * the first column too. */
+static int print_status(sd_bus *bus, App *a, const char *host, bool host_column, bool *first_json) {
+        if (!arg_json && !arg_quiet) {
+                if (host_column)
+                        printf("%-16s ", "HOST");
                 printf("%-20s %-10s %5s %8s  %-19s %8s %8s  %s\n", "WORKER", "STATE", "GEN", "PID", "SINCE", "RESTARTS",
                        "MEMORY", "SOCKET");
+        }
 
         for (unsigned i = 0; i < a->n_workers; i++) {
                 WorkerRef *w = &a->workers[i];
@@ -95,7 +100,13 @@ static int print_status(sd_bus *bus, App *a, bool *first_json) {
                 format_since(since, when, sizeof when);
 
                 if (arg_json) {
-                        printf("%s{\"app\":", *first_json ? "" : ",");
+                        printf("%s{", *first_json ? "" : ",");
+                        if (host) {
+                                fputs("\"host\":", stdout);
+                                json_string(stdout, host);
+                                fputc(',', stdout);
+                        }
+                        fputs("\"app\":", stdout);
                         json_string(stdout, a->name);
                         printf(",\"worker\":%u,\"unit\":", w->index);
                         json_string(stdout, w->service);
@@ -125,6 +136,8 @@ static int print_status(sd_bus *bus, App *a, bool *first_json) {
                                 snprintf(gen, sizeof gen, "%" PRIu64, cur.number);
                                 snprintf(pid, sizeof pid, "%d", (int) cur.pid);
                         }
+                        if (host_column)
+                                printf("%-16s ", strempty(host));
                         printf("%-20s %-10s %5s %8s  %-19s %8u %8s  %s\n", w->service, worker_state(w), gen, pid, when,
                                restarts, mem, strempty(w->socket_path));
                 }
@@ -170,127 +183,163 @@ static int list_apps(sd_bus *bus, char ***ret) {
         return 0;
 }
 
-int verb_list(sd_bus *bus, char **args) {
-        _cleanup_strv_free_ char **names = NULL;
-        bool first = true;
+int verb_list(Fleet *f, char **args) {
+        bool first = true, host_column = f->n_hosts > 1;
         int r;
 
-        r = list_apps(bus, &names);
-        if (r < 0)
-                return r;
         if (arg_json)
                 fputs("[", stdout);
-        else if (!arg_quiet)
+        else if (!arg_quiet) {
+                if (host_column)
+                        printf("%-16s ", "HOST");
                 printf("%-20s %7s  %-40s %s\n", "APP", "WORKERS", "SOCKETS", "CONFIG");
-        STRV_FOREACH(n, names) {
-                _cleanup_(app_done) App a = {};
-                int saved = log_max_level_get();
+        }
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
+                _cleanup_strv_free_ char **names = NULL;
 
-                log_set_max_level(LOG_CRIT); /* a non-sockd target is simply not listed */
-                r = app_load(bus, *n, &a);
-                log_set_max_level(saved);
+                if (host_column)
+                        log_set_prefix(h->name);
+                r = list_apps(h->bus, &names);
+                log_set_prefix(NULL);
                 if (r < 0)
-                        continue;
-                if (arg_json) {
-                        printf("%s{\"app\":", first ? "" : ",");
-                        json_string(stdout, a.name);
-                        printf(",\"workers\":%u,\"sockets\":[", a.n_workers);
-                        for (unsigned i = 0; i < a.n_workers; i++) {
-                                if (i > 0)
+                        return r;
+                STRV_FOREACH(n, names) {
+                        _cleanup_(app_done) App a = {};
+                        int saved = log_max_level_get();
+
+                        log_set_max_level(LOG_CRIT); /* a non-sockd target is simply not listed */
+                        r = app_load(h->bus, *n, &a);
+                        log_set_max_level(saved);
+                        if (r < 0)
+                                continue;
+                        if (arg_json) {
+                                printf("%s{", first ? "" : ",");
+                                if (h->name) {
+                                        fputs("\"host\":", stdout);
+                                        json_string(stdout, h->name);
                                         fputc(',', stdout);
-                                json_string(stdout, a.workers[i].socket_path);
+                                }
+                                fputs("\"app\":", stdout);
+                                json_string(stdout, a.name);
+                                printf(",\"workers\":%u,\"sockets\":[", a.n_workers);
+                                for (unsigned i = 0; i < a.n_workers; i++) {
+                                        if (i > 0)
+                                                fputc(',', stdout);
+                                        json_string(stdout, a.workers[i].socket_path);
+                                }
+                                fputs("],\"config\":", stdout);
+                                json_string(stdout, a.source);
+                                fputs("}", stdout);
+                        } else if (!arg_quiet) {
+                                const char *s0 = a.n_workers > 0 ? a.workers[0].socket_path : "-";
+                                _cleanup_free_ char *sockets = NULL;
+                                if (asprintf(&sockets, "%s%s", s0, a.n_workers > 1 ? " ..." : "") < 0)
+                                        return log_oom();
+                                if (host_column)
+                                        printf("%-16s ", h->name);
+                                printf("%-20s %7u  %-40s %s\n", a.name, a.n_workers, sockets, strempty(a.source));
                         }
-                        fputs("],\"config\":", stdout);
-                        json_string(stdout, a.source);
-                        fputs("}", stdout);
-                } else if (!arg_quiet) {
-                        const char *s0 = a.n_workers > 0 ? a.workers[0].socket_path : "-";
-                        _cleanup_free_ char *sockets = NULL;
-                        if (asprintf(&sockets, "%s%s", s0, a.n_workers > 1 ? " ..." : "") < 0)
-                                return log_oom();
-                        printf("%-20s %7u  %-40s %s\n", a.name, a.n_workers, sockets, strempty(a.source));
+                        first = false;
                 }
-                first = false;
         }
         if (arg_json)
                 puts("]");
         return 0;
 }
 
-int verb_status(sd_bus *bus, char **args) {
-        _cleanup_strv_free_ char **names = NULL;
-        bool first = true;
+int verb_status(Fleet *f, char **args) {
+        bool first = true, host_column = f->n_hosts > 1;
         int r;
 
+        /* An app named must be on every host before anything is printed. */
         if (args[0]) {
-                r = strv_extend(&names, args[0]);
-                if (r < 0)
-                        return log_oom();
-        } else {
-                r = list_apps(bus, &names);
+                r = fleet_load_app(f, args[0]);
                 if (r < 0)
                         return r;
         }
         if (arg_json)
                 fputs("[", stdout);
-        STRV_FOREACH(n, names) {
-                _cleanup_(app_done) App a = {};
-                int saved = log_max_level_get();
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
+                _cleanup_strv_free_ char **names = NULL;
 
-                if (!args[0])
-                        log_set_max_level(LOG_CRIT);
-                r = app_load(bus, *n, &a);
-                log_set_max_level(saved);
-                if (r < 0) {
-                        if (args[0])
+                if (args[0]) {
+                        if (!arg_json && !first && !arg_quiet)
+                                putchar('\n');
+                        r = print_status(h->bus, &h->app, h->name, host_column, &first);
+                        if (r < 0)
                                 return r;
+                        first = false;
                         continue;
                 }
-                if (!arg_json && !first && !arg_quiet)
-                        putchar('\n');
-                r = print_status(bus, &a, &first);
+                if (host_column)
+                        log_set_prefix(h->name);
+                r = list_apps(h->bus, &names);
+                log_set_prefix(NULL);
                 if (r < 0)
                         return r;
-                first = false;
+                STRV_FOREACH(n, names) {
+                        _cleanup_(app_done) App a = {};
+                        int saved = log_max_level_get();
+
+                        log_set_max_level(LOG_CRIT);
+                        r = app_load(h->bus, *n, &a);
+                        log_set_max_level(saved);
+                        if (r < 0)
+                                continue;
+                        if (!arg_json && !first && !arg_quiet)
+                                putchar('\n');
+                        r = print_status(h->bus, &a, h->name, host_column, &first);
+                        if (r < 0)
+                                return r;
+                        first = false;
+                }
         }
         if (arg_json)
                 puts("]");
         return 0;
 }
 
-static int verb_start_stop(sd_bus *bus, char **args, bool start) {
-        _cleanup_(app_done) App a = {};
-        int r;
+static int verb_start_stop(Fleet *f, char **args, bool start) {
         uint64_t deadline = now_monotonic() + arg_timeout;
-        bool suspended = false;
+        int r;
 
-        r = app_load(bus, args[0], &a);
+        /* Every host has the app, or nothing starts or stops anywhere. */
+        r = fleet_load_app(f, args[0]);
         if (r < 0)
                 return r;
-        if (start)
-                r = app_jobs(bus, &a, "StartUnit", true, true, false, deadline);
-        else
-                /* One transaction: systemd stops each service before its socket (After=). */
-                r = app_jobs(bus, &a, "StopUnit", true, true, false, deadline);
-        if (r < 0)
-                return r == -EIO ? -EIO : r;
-        /* A suspension outlives its workers: started again, they hold requests. */
-        for (unsigned i = 0; start && i < a.n_workers; i++)
-                if (worker_refresh(bus, &a.workers[i]) >= 0 &&
-                    (a.workers[i].status.suspended.number > 0 || a.workers[i].status.queueing))
-                        suspended = true;
-        if (!arg_quiet)
-                printf("%s %s: %u worker%s%s\n", start ? "Started" : "Stopped", a.name, a.n_workers,
-                       a.n_workers == 1 ? "" : "s", suspended ? ", suspended" : ".");
-        if (suspended && !arg_quiet)
-                printf("%s is suspended: requests are held until 'sockdctl resume %s'.\n", a.name, a.name);
+        for (size_t k = 0; k < f->n_hosts; k++) {
+                Host *h = &f->hosts[k];
+                App *a = &h->app;
+                bool suspended = false;
+
+                if (f->n_hosts > 1)
+                        log_set_prefix(h->name);
+                /* Stop: one transaction, systemd stops each service before its socket (After=). */
+                r = app_jobs(h->bus, a, start ? "StartUnit" : "StopUnit", true, true, false, deadline);
+                log_set_prefix(NULL);
+                if (r < 0)
+                        return r == -EIO ? -EIO : r;
+                /* A suspension outlives its workers: started again, they hold requests. */
+                for (unsigned i = 0; start && i < a->n_workers; i++)
+                        if (worker_refresh(h->bus, &a->workers[i]) >= 0 &&
+                            (a->workers[i].status.suspended.number > 0 || a->workers[i].status.queueing))
+                                suspended = true;
+                if (!arg_quiet)
+                        printf(HOST_FMT "%s %s: %u worker%s%s\n", HOST_ARGS(a), start ? "Started" : "Stopped", a->name,
+                               a->n_workers, a->n_workers == 1 ? "" : "s", suspended ? ", suspended" : ".");
+                if (suspended && !arg_quiet)
+                        printf(HOST_FMT "%s is suspended: requests are held until 'sockdctl resume %s'.\n", HOST_ARGS(a),
+                               a->name, a->name);
+        }
         return 0;
 }
 
-int verb_start(sd_bus *bus, char **args) {
-        return verb_start_stop(bus, args, true);
+int verb_start(Fleet *f, char **args) {
+        return verb_start_stop(f, args, true);
 }
 
-int verb_stop(sd_bus *bus, char **args) {
-        return verb_start_stop(bus, args, false);
+int verb_stop(Fleet *f, char **args) {
+        return verb_start_stop(f, args, false);
 }

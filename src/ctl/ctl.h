@@ -19,6 +19,7 @@
 extern bool arg_user;
 extern BusTransport arg_transport;
 extern const char *arg_host;
+extern bool arg_one_host_at_a_time;
 extern bool arg_json;
 extern bool arg_quiet;
 extern bool arg_suspended;
@@ -55,6 +56,7 @@ typedef struct WorkerRef {
 
 typedef struct App {
         char *name;
+        const char *host; /* of a fleet: the host named in messages (not owned), else NULL */
         char *source;
         WorkerRef *workers;
         unsigned n_workers;
@@ -76,8 +78,11 @@ int worker_signal(sd_bus *bus, WorkerRef *w, int sig);
 int worker_involve(WorkerRef *w, WorkerGeneration before);
 
 typedef bool (*WorkerDone)(const WorkerRef *w);
-/* Until @done holds for every involved worker; -ETIMEDOUT at @deadline, -EINTR. */
-int app_wait(sd_bus *bus, App *a, WorkerDone done, uint64_t deadline);
+/* Until @done holds for every involved worker of every app (one per host, each on its
+ * own bus); -ETIMEDOUT at @deadline, -EINTR. */
+int apps_wait(sd_bus *const *buses, App *const *apps, size_t n, WorkerDone done, uint64_t deadline);
+/* Whether a worker of @a that takes part has an error to report. */
+bool app_failed(const App *a);
 
 bool new_failure(const WorkerRef *w);
 bool prepared_done(const WorkerRef *w);
@@ -141,14 +146,43 @@ int nginx_upstream_render(const App *a, unsigned n_workers, char **ret);
  * processes waited for. Errors logged. */
 int nginx_apply(sd_bus *bus, const char *path, const char *text, bool reload, uint64_t deadline);
 
+/* ---- ctl-hosts.c: the hosts a command runs on ---- */
+
+typedef struct Host {
+        char *name;  /* [USER@]HOST as given, NULL: this machine (or the -M container) */
+        sd_bus *bus; /* systemd there */
+        App app;     /* the verb's app as that systemd has it */
+} Host;
+
+typedef struct Fleet {
+        Host *hosts;
+        size_t n_hosts;
+} Fleet;
+
+/* -H and --hosts: each [USER@]HOST once; refused with the reason (and FILE:LINE). */
+int hosts_add(char ***hosts, const char *host, const char *source, unsigned line);
+int hosts_load_file(char ***hosts, const char *path);
+/* Connects to systemd on every host at once (the ssh sessions start together), or on
+ * this machine when @names is empty. A host that cannot be reached is named. */
+int fleet_connect(Fleet *f, char **names);
+void fleet_done(Fleet *f);
+/* The app on every host, each host's App.host set when there are several; stops at the
+ * first host that has no such app, naming it. */
+int fleet_load_app(Fleet *f, const char *name);
+/* apps_wait() over the fleet. */
+int fleet_wait(Fleet *f, WorkerDone done, uint64_t deadline);
+/* Output lines of a host of several start with "HOST: ": printf(HOST_FMT "...", HOST_ARGS(a), ...) */
+#define HOST_FMT "%s%s"
+#define HOST_ARGS(a) strempty((a)->host), (a)->host ? ": " : ""
+
 /* ---- verbs ---- */
-int verb_list(sd_bus *bus, char **args);
-int verb_status(sd_bus *bus, char **args);
-int verb_start(sd_bus *bus, char **args);
-int verb_stop(sd_bus *bus, char **args);
-int verb_nginx(sd_bus *bus, char **args);
+int verb_list(Fleet *f, char **args);
+int verb_status(Fleet *f, char **args);
+int verb_start(Fleet *f, char **args);
+int verb_stop(Fleet *f, char **args);
+int verb_nginx(Fleet *f, char **args);
 /* ctl-scale.c: --runtime */
 extern bool arg_runtime;
-int verb_scale(sd_bus *bus, char **args);
-int verb_restart(sd_bus *bus, char **args);
-int verb_resume(sd_bus *bus, char **args);
+int verb_scale(Fleet *f, char **args);
+int verb_restart(Fleet *f, char **args);
+int verb_resume(Fleet *f, char **args);

@@ -19,12 +19,13 @@
 #include "ctl.h"
 #include "log.h"
 #include "macro.h"
-
-#define SYSTEMD_VERSION_MIN 245
+#include "strv.h"
 
 bool arg_user = false;
 BusTransport arg_transport = BUS_TRANSPORT_LOCAL;
-const char *arg_host = NULL;
+const char *arg_host = NULL; /* -M, or the one -H */
+static char **arg_hosts = NULL; /* every -H and --hosts entry */
+bool arg_one_host_at_a_time = false;
 bool arg_json = false;
 bool arg_quiet = false;
 bool arg_suspended = false;
@@ -34,40 +35,12 @@ usec_t arg_timeout = 5 * 60 * USEC_PER_SEC;
 
 volatile sig_atomic_t interrupted = 0;
 
-static int connect_bus(sd_bus **ret) {
-        _cleanup_free_ char *version = NULL;
-        sd_bus *bus = NULL;
-        int r;
-
-        r = bus_connect_transport(arg_transport, arg_host, arg_user, &bus);
-        if (r == -EOPNOTSUPP)
-                return log_error_errno(r, "--user cannot be combined with -H or -M.");
-        if (r < 0) {
-                const char *hint = bus_error_hint(NULL, r);
-                return log_error_errno(r, "Failed to connect to %s%s%s: %s", arg_user ? "the user manager" : "systemd",
-                                       arg_host ? " on " : "", strempty(arg_host), hint ?: strerror(-r));
-        }
-        r = sd_bus_get_property_string(bus, SYSTEMD_DESTINATION, SYSTEMD_PATH, SYSTEMD_MANAGER, "Version", NULL, &version);
-        if (r < 0) {
-                sd_bus_flush_close_unref(bus);
-                return log_error_errno(r, "Failed to talk to systemd%s%s: %s", arg_host ? " on " : "", strempty(arg_host),
-                                       bus_error_hint(NULL, r) ?: strerror(-r));
-        }
-        if (atoi(version) > 0 && atoi(version) < SYSTEMD_VERSION_MIN) {
-                sd_bus_flush_close_unref(bus);
-                log_error("systemd %s is too old: sockd needs systemd %d or newer.", version, SYSTEMD_VERSION_MIN);
-                return -EPROTONOSUPPORT;
-        }
-        *ret = bus;
-        return 0;
-}
-
 /* ---- main ---- */
 
 static const struct {
         const char *verb;
         unsigned min_args, max_args;
-        int (*fn)(sd_bus *bus, char **args);
+        int (*fn)(Fleet *f, char **args);
 } verbs[] = {
         { "list", 0, 0, verb_list },
         { "status", 0, 1, verb_status },
@@ -105,7 +78,10 @@ static int help(void) {
                "  -h --help                Show this help\n"
                "     --version             Show the version\n"
                "     --user                Talk to the user's service manager\n"
-               "  -H --host=[USER@]HOST    Operate on a remote host (over ssh)\n"
+               "  -H --host=[USER@]HOST    Operate on a remote host (over ssh); given more than\n"
+               "                           once, on all of them as one fleet\n"
+               "     --hosts=FILE          The fleet's hosts, one [USER@]HOST a line\n"
+               "     --one-host-at-a-time  With restart on a fleet: one host after another\n"
                "  -M --machine=CONTAINER   Operate on a local container\n"
                "     --json                JSON output (list, status)\n"
                "  -q --quiet               Print nothing but errors\n"
@@ -123,12 +99,14 @@ static int help(void) {
 
 static int parse_argv(int argc, char *argv[]) {
         enum { ARG_VERSION = 0x100, ARG_USER, ARG_JSON, ARG_SUSPENDED, ARG_TIMEOUT, ARG_WRITE, ARG_RELOAD, ARG_RUNTIME,
-               ARG_NGINX };
+               ARG_NGINX, ARG_HOSTS, ARG_ONE_HOST };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "user", no_argument, NULL, ARG_USER },
                 { "host", required_argument, NULL, 'H' },
+                { "hosts", required_argument, NULL, ARG_HOSTS },
+                { "one-host-at-a-time", no_argument, NULL, ARG_ONE_HOST },
                 { "machine", required_argument, NULL, 'M' },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "quiet", no_argument, NULL, 'q' },
@@ -154,10 +132,19 @@ static int parse_argv(int argc, char *argv[]) {
                         arg_user = true;
                         break;
                 case 'H':
-                        arg_transport = BUS_TRANSPORT_REMOTE;
-                        arg_host = optarg;
+                        if (hosts_add(&arg_hosts, optarg, "-H", 0) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_HOSTS:
+                        if (hosts_load_file(&arg_hosts, optarg) < 0)
+                                return -EINVAL;
+                        break;
+                case ARG_ONE_HOST:
+                        arg_one_host_at_a_time = true;
                         break;
                 case 'M':
+                        if (arg_transport == BUS_TRANSPORT_MACHINE)
+                                return log_error_errno(-EINVAL, "-M: one container at a time.");
                         arg_transport = BUS_TRANSPORT_MACHINE;
                         arg_host = optarg;
                         break;
@@ -198,6 +185,12 @@ static int parse_argv(int argc, char *argv[]) {
                 default:
                         return log_error_errno(-EINVAL, "Unhandled option '%c'.", c);
                 }
+        if (arg_hosts) {
+                if (arg_transport == BUS_TRANSPORT_MACHINE)
+                        return log_error_errno(-EINVAL, "-M cannot be combined with -H or --hosts.");
+                arg_transport = BUS_TRANSPORT_REMOTE;
+                arg_host = arg_hosts[0];
+        }
         return 1;
 }
 
@@ -208,7 +201,7 @@ static void on_interrupt(int sig) {
 /* Exit codes: 2 for what the user must fix in the command line or the config, 1 for an
  * operation that failed. */
 static int run(int argc, char *argv[], int *ret_exit) {
-        sd_bus *bus = NULL;
+        _cleanup_(fleet_done) Fleet fleet = {};
         const char *verb;
         unsigned nargs;
         int r;
@@ -249,6 +242,12 @@ static int run(int argc, char *argv[], int *ret_exit) {
                         return log_error_errno(-EINVAL, "--reload goes with 'nginx APP --write=FILE' only.");
                 if (arg_runtime && verbs[i].fn != verb_scale)
                         return log_error_errno(-EINVAL, "--runtime goes with 'scale' only.");
+                if (arg_one_host_at_a_time && (verbs[i].fn != verb_restart || arg_suspended || arg_dry_run))
+                        return log_error_errno(-EINVAL, "--one-host-at-a-time goes with 'restart' only (not with "
+                                               "--suspended: a suspension holds requests on every host at once).");
+                if (strv_length(arg_hosts) > 1 && verbs[i].fn == verb_nginx)
+                        return log_error_errno(-EINVAL, "'nginx' prints one host's upstream: give one -H, or run it on "
+                                               "that host.");
                 if ((verbs[i].fn == verb_scale || arg_nginx_file) && arg_transport != BUS_TRANSPORT_LOCAL)
                         return log_error_errno(-EINVAL, "'%s' writes files on this host (a config drop-in, nginx's "
                                                "upstream): run it on the app's host.", verb);
@@ -260,13 +259,12 @@ static int run(int argc, char *argv[], int *ret_exit) {
                 sigaction(SIGINT, &sa, NULL);
                 sigaction(SIGTERM, &sa, NULL);
 
-                r = connect_bus(&bus);
+                r = fleet_connect(&fleet, arg_hosts);
                 if (r < 0) {
                         *ret_exit = EXIT_OPERATION_FAILED;
                         return r;
                 }
-                r = verbs[i].fn(bus, argv + optind + 1);
-                sd_bus_flush_close_unref(bus);
+                r = verbs[i].fn(&fleet, argv + optind + 1);
                 *ret_exit = r >= 0 ? EXIT_SUCCESS : (r == -ENOENT || r == -EINVAL) ? EXIT_USAGE : EXIT_OPERATION_FAILED;
                 return r;
         }
@@ -277,5 +275,6 @@ int main(int argc, char *argv[]) {
         int code;
 
         (void) run(argc, argv, &code);
+        strv_free(arg_hosts);
         return code;
 }
