@@ -10,8 +10,9 @@ packages=(
         systemd systemd-container util-linux dbus
         # what runs in front of and beside the apps
         nginx-light wrk curl procps
-        # sockdctl -H is tested over ssh into the test container
-        openssh-server openssh-client
+        # sockdctl -H is tested over ssh into the test container, and a fleet of
+        # containers on a private network (ip netns, a bridge)
+        openssh-server openssh-client iproute2
         # sockdctl --user is tested against a lingering user's manager
         dbus-user-session
         # the Debian package is built and installed by the integration suite

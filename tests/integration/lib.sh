@@ -82,6 +82,14 @@
 #                     seen from the host (e.g. install a generator there).
 #   CT_KEEP=1         do not remove $CT_BASE on shutdown (debugging; the
 #                     overlay is still unmounted; rm -rf it yourself)
+#   CT_NETWORK_ARGS   systemd-nspawn's network options for the next boot
+#                     (default --private-network; ct_lan_attach sets them)
+#
+# Several hosts: ct_boot_as NAME boots one more container and makes it the current
+# one; ct_use NAME makes another current; ct, ct_sh, ct_write... act on the current
+# one; the EXIT trap and ct_finish shut them all down. ct_lan_create and
+# ct_lan_attach NAME ADDR give them a private network of their own: a bridge in a
+# network namespace, and one namespace per container on it (10.x addresses, /24).
 
 # Clean environment for everything run inside the container, so that host
 # variables such as NOTIFY_SOCKET, LISTEN_FDS, LISTEN_PID, INVOCATION_ID or
@@ -98,6 +106,11 @@ CT_NUM=0
 CT_FINISHED=0
 CT_T_START=${EPOCHREALTIME/[.,]/}
 CT_BOOT_USEC=
+CT_NETWORK_ARGS=${CT_NETWORK_ARGS:---private-network}
+CT_SLOT=
+declare -A CT__SLOTS=()
+CT_LAN=
+CT__LAN_N=0
 CT_NGINX_UNIT=sockd-test-nginx.service
 CT_NGINX_PID_FILE=/run/sockd-test-nginx.pid
 
@@ -150,10 +163,10 @@ ct__exit_trap() {
 		CT_NUM=$((CT_NUM + 1))
 		CT_FAILED=$((CT_FAILED + 1))
 		printf 'not ok %d - test script aborted (exit status %d)\n' "$CT_NUM" "$rc"
-		ct_shutdown || true
+		ct__shutdown_all || true
 		printf '%d passed, %d failed\n' "$CT_PASSED" "$CT_FAILED"
 	else
-		ct_shutdown || true
+		ct__shutdown_all || true
 	fi
 	exit "$rc"
 }
@@ -211,18 +224,27 @@ ct_cleanup_stale() {
 			rm -rf --one-file-system -- "$d" || true
 		fi
 	done
+	# Network namespaces of ct_lan_*: named after the script's pid.
+	for d in /run/netns/sockd-*-*; do
+		[[ -e $d ]] || continue
+		opid=${d#/run/netns/sockd-}
+		opid=${opid%%-*}
+		[[ $opid =~ ^[0-9]+$ && ! -e /proc/$opid ]] || continue
+		echo "# ct_cleanup_stale: removing network namespace ${d##*/} (owner pid $opid gone)" >&2
+		ip netns del "${d##*/}" 2>/dev/null || true
+	done
 }
 
 # ct__start DEADLINE_US T0_US: run systemd-nspawn on $CT_BASE/root and wait until the
 # container's systemd is running or degraded. Sets CT_NSPAWN_PID and CT_LEADER.
 ct__start() {
 	local deadline=$1 t0=$2 now state=""
-	CT_MACHINE="sockd-$$"
+	CT_MACHINE="sockd-$$${CT_SLOT:+-$CT_SLOT}"
 	env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES \
 		-u INVOCATION_ID -u JOURNAL_STREAM -u WATCHDOG_USEC -u WATCHDOG_PID \
 		SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 TERM=dumb \
 		systemd-nspawn -D "$CT_BASE/root" --boot --register=no --keep-unit \
-		--private-network --machine="$CT_MACHINE" --quiet \
+		$CT_NETWORK_ARGS --machine="$CT_MACHINE" --quiet \
 		--console=read-only </dev/null >"$CT_BASE/log" 2>&1 &
 	CT_NSPAWN_PID=$!
 	echo "$CT_NSPAWN_PID $(ct__starttime "$CT_NSPAWN_PID")" >"$CT_BASE/pids"
@@ -412,6 +434,89 @@ ct_reboot() {
 	ct__start $((t0 + timeout * 1000000)) "$t0"
 }
 
+# ---------------------------------------------------------------- several hosts
+
+ct__slot_save() {
+	[[ -n $CT_SLOT ]] || return 0
+	CT__SLOTS[$CT_SLOT]="$CT_BASE|$CT_NSPAWN_PID|$CT_LEADER|$CT_MACHINE"
+}
+
+# ct_use NAME: make the container ct_boot_as NAME booted the current one.
+ct_use() {
+	local s=${CT__SLOTS[$1]-}
+	if [[ -z $s ]]; then
+		echo "ct_use: no container $1" >&2
+		return 1
+	fi
+	ct__slot_save
+	CT_SLOT=$1
+	IFS='|' read -r CT_BASE CT_NSPAWN_PID CT_LEADER CT_MACHINE <<<"$s"
+	export CT_BASE CT_LEADER
+}
+
+# ct_boot_as NAME: boot one more container (as ct_boot does) and make it current.
+ct_boot_as() {
+	ct__slot_save
+	CT_SLOT=$1
+	CT_BASE= CT_NSPAWN_PID= CT_LEADER= CT_MACHINE=
+	CT__SLOTS[$1]="|||"
+	ct_boot || return 1
+	ct__slot_save
+}
+
+# Every container down (the current one only, without ct_boot_as), then the network.
+ct__shutdown_all() {
+	local rc=0 s
+	if ((${#CT__SLOTS[@]} == 0)); then
+		ct_shutdown || rc=1
+	else
+		ct__slot_save
+		for s in "${!CT__SLOTS[@]}"; do
+			IFS='|' read -r CT_BASE CT_NSPAWN_PID CT_LEADER CT_MACHINE <<<"${CT__SLOTS[$s]}"
+			ct_shutdown || rc=1
+			unset "CT__SLOTS[$s]"
+		done
+		CT_SLOT=
+	fi
+	ct__lan_delete || rc=1
+	return "$rc"
+}
+
+# ct_lan_create: a bridge in a network namespace of its own, the private network of
+# the containers ct_lan_attach puts on it. Nothing of it is on the host's network.
+ct_lan_create() {
+	CT_LAN=sockd-$$-lan
+	ip netns add "$CT_LAN"
+	ip -n "$CT_LAN" link add br0 type bridge
+	ip -n "$CT_LAN" link set br0 up
+}
+
+# ct_lan_attach NAME ADDR: a network namespace for the next container booted, whose
+# eth0 has ADDR/24 on the bridge; sets CT_NETWORK_ARGS for that boot.
+ct_lan_attach() {
+	local ns=sockd-$$-$1 veth
+	CT__LAN_N=$((CT__LAN_N + 1))
+	veth=v$CT__LAN_N
+	ip netns add "$ns"
+	ip -n "$CT_LAN" link add "$veth" type veth peer name eth0 netns "$ns"
+	ip -n "$CT_LAN" link set "$veth" master br0 up
+	ip -n "$ns" addr add "$2/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" link set lo up
+	CT_NETWORK_ARGS="--network-namespace-path=/run/netns/$ns"
+}
+
+ct__lan_delete() {
+	local ns rc=0
+	[[ -n $CT_LAN ]] || return 0
+	for ns in /run/netns/sockd-$$-*; do
+		[[ -e $ns ]] || continue
+		ip netns del "${ns##*/}" || rc=1
+	done
+	CT_LAN=
+	return "$rc"
+}
+
 # ct CMD [ARGS...]: run a command inside the container (all namespaces of the
 # container's PID 1, its root and cwd), with a clean environment. stdin,
 # stdout, stderr and the exit status are passed through.
@@ -570,7 +675,7 @@ ct_finish() {
 	local t0
 	CT_FINISHED=1
 	t0=$(ct__now_us)
-	if ! ct_shutdown; then
+	if ! ct__shutdown_all; then
 		fail "container shut down and cleaned up"
 	fi
 	printf '1..%d\n' "$CT_NUM"
