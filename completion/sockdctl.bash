@@ -1,5 +1,6 @@
 # bash completion for sockdctl(1)
-# Verbs, options, and app names (from `sockdctl list`, with the same --user/-H/-M).
+# Verbs, options, and app names (from `sockdctl list`, with the same --user, -M or first -H:
+# a fleet's hosts have the same apps).
 
 _sockdctl_apps() {
         local -a transport=()
@@ -7,8 +8,8 @@ _sockdctl_apps() {
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
                 --user) transport+=(--user) ;;
-                -H | -M) transport+=("${COMP_WORDS[i]}" "${COMP_WORDS[i + 1]}") ;;
-                --host=* | --machine=*) transport+=("${COMP_WORDS[i]}") ;;
+                -H | -M) ((${#transport[@]} > 1)) || transport+=("${COMP_WORDS[i]}" "${COMP_WORDS[i + 1]}") ;;
+                --host=* | --machine=*) ((${#transport[@]} > 1)) || transport+=("${COMP_WORDS[i]}") ;;
                 esac
         done
         sockdctl "${transport[@]}" list 2>/dev/null | awk 'NR > 1 { print $1 }'
@@ -17,19 +18,19 @@ _sockdctl_apps() {
 _sockdctl() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
         local verbs='list status start stop restart resume nginx scale'
-        local options='-h --help --version --user -H --host= -M --machine= --json -q --quiet --suspended -n --dry-run --timeout= --write= --reload --runtime --nginx='
+        local options='-h --help --version --user -H --host= -M --machine= --hosts= --one-host-at-a-time --json -q --quiet --suspended -n --dry-run --timeout= --write= --reload --runtime --nginx='
         local verb="" i
 
         case $prev in
         -H | --host) COMPREPLY=($(compgen -A hostname -- "$cur")); return ;;
         -M | --machine) COMPREPLY=($(compgen -W "$(machinectl list --no-legend 2>/dev/null | awk '{print $1}')" -- "$cur")); return ;;
         --timeout) return ;;
-        --write | --nginx) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+        --write | --nginx | --hosts) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
 
         for ((i = 1; i < COMP_CWORD; i++)); do
                 case ${COMP_WORDS[i]} in
-                -H | -M | --host | --machine | --timeout | --write | --nginx) ((i++)) ;;
+                -H | -M | --host | --machine | --hosts | --timeout | --write | --nginx) ((i++)) ;;
                 -*) ;;
                 *) verb=${COMP_WORDS[i]}; break ;;
                 esac
