@@ -369,6 +369,12 @@ int apps_wait(sd_bus *const *buses, App *const *apps, size_t n, WorkerDone done,
         r = buses_run_until(buses, n, wait_check, &wt, deadline);
         if (interrupted)
                 return -EINTR;
+        if (r < 0 && r != -ETIMEDOUT)
+                /* A host of a fleet whose ssh session ended: say which. */
+                for (size_t i = 0; i < n; i++)
+                        if (sd_bus_is_open(buses[i]) <= 0)
+                                log_error("Lost the connection to systemd%s%s.", apps[i]->host ? " on " : "",
+                                          strempty(apps[i]->host));
         return r < 0 ? r : wt.error;
 }
 
