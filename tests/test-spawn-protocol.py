@@ -665,8 +665,11 @@ first = ka_request(a)
 pid1 = sockd_pid(first)
 check(pid1 and ka_request(b, "/", b"x").startswith("pid=%s " % pid1), "two keep-alive connections to generation 1", first)
 # b is busy with a slow answer across the swap, a idle.
+mark = len(s.lines)
 b.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-time.sleep(0.2)
+# Busy only once generation 1 has read it; a machine under load may take its time.
+check(s.wait_log("keepalive[pid %s]: slow answer started" % pid1, start=mark), "generation 1 reads the slow request",
+      s.log())
 s.kill(signal.SIGHUP)
 check(s.wait_log("closed 1 idle connections") and s.wait_log("Generation 1 (pid %s) exited" % pid1),
       "a swap: generation 1 closes its idle connection at once, finishes the busy one, exits", s.log())
@@ -799,9 +802,12 @@ second = [ka_request(c) for c in conns]
 pid2 = sockd_pid(second[0])
 check(pid2 and pid2 != pid1 and all(a.startswith("pid=%s " % pid2) for a in second),
       "all 20 are relayed to generation 2", "\n".join(second[:3]))
+mark = len(s.lines)
 for c in conns:
     c.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-time.sleep(0.2)
+started = "keepalive[pid %s]: slow answer started" % pid2
+check(s.wait(lambda: sum(started in l for l in s.lines[mark:]) == len(conns)),
+      "generation 2 reads all 20 slow requests", s.log())
 s.kill(signal.SIGHUP)
 # Generation 2 finishes each slow answer, then closes the connection at once: the answer
 # and the hand-over reach the shim together, in either order.

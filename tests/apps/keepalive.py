@@ -43,6 +43,8 @@ async def serve(reader, writer):
                     length = int(line.split(":", 1)[1])
             body = await reader.readexactly(length) if length else b""
             if path == "/slow":
+                # For tests that must know the request was read before they go on.
+                print("keepalive[pid %d]: slow answer started" % os.getpid(), flush=True)
                 slow = os.environ.get("KEEPALIVE_SLOW", "1")
                 if slow == "until-stop":
                     await stop_requested.wait()

@@ -183,3 +183,80 @@ sockd_nginx_conf_apps() {
 sockd_field() {
 	sed -n "s/.*[ ^]$1=\\([^ ]*\\).*/\\1/p" <<<" $2"
 }
+
+# ---- a fleet: several hosts over ssh, a load balancer in front (test-fleet.sh, bench) ----
+declare -A SOCKD_FLEET_ADDR=()
+
+# sockd_fleet_boot BUILD_DIR SOURCE_DIR HOST...: a private network; container "lb" (the
+# operator's machine: sockd installed, an ssh key, ~/.ssh/config naming every HOST) and
+# one container per HOST (sockd installed, sshd with that key, /run/sockd-test). For each
+# HOST, the caller's function sockd_fleet_host HOST runs with that container current (to
+# write the app's config and start it). Addresses: lb 10.77.0.10, the hosts .11 on.
+sockd_fleet_boot() {
+	local build=$1 src=$2 h i=11 pubkey
+	shift 2
+	ct_lan_create
+	SOCKD_FLEET_ADDR[lb]=10.77.0.10
+	ct_lan_attach lb 10.77.0.10
+	ct_boot_as lb
+	sockd_install "$build" "$src"
+	ct mkdir -p /run/sockd-test
+	ct_sh 'set -e; mkdir -p /root/.ssh; chmod 700 /root/.ssh; ssh-keygen -q -t ed25519 -N "" -f /root/.ssh/id_fleet'
+	pubkey=$(ct cat /root/.ssh/id_fleet.pub)
+	{
+		printf 'Host %s\n  User root\n  IdentityFile /root/.ssh/id_fleet\n  StrictHostKeyChecking no\n' "$*"
+		printf '  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  ConnectTimeout 5\n'
+		for h in "$@"; do
+			printf 'Host %s\n  HostName 10.77.0.%d\n' "$h" "$i"
+			i=$((i + 1))
+		done
+	} | ct_write /root/.ssh/config 0600
+	i=11
+	for h in "$@"; do
+		SOCKD_FLEET_ADDR[$h]=10.77.0.$i
+		ct_lan_attach "$h" "10.77.0.$i"
+		ct_boot_as "$h"
+		sockd_install "$build" "$src"
+		ct mkdir -p /run/sockd-test
+		printf '%s\n' "$pubkey" | ct_write /root/.ssh/authorized_keys 0600
+		ct chmod 700 /root/.ssh
+		ct systemctl start ssh.service
+		sockd_fleet_host "$h"
+		i=$((i + 1))
+	done
+	ct_use lb
+}
+
+# sockd_fleet_nginx_conf LISTEN UPSTREAM_BLOCK: an nginx.conf (printed) that proxies
+# everything on LISTEN to the upstream "up" defined by UPSTREAM_BLOCK, retrying an
+# idempotent request on another server, as README's snippets do.
+sockd_fleet_nginx_conf() {
+	printf '%s\n' 'user www-data;' 'worker_processes 2;' 'error_log stderr warn;' \
+		'events { worker_connections 4096; }' 'http {' '    access_log off;' '    proxy_read_timeout 120s;'
+	printf '%s\n' "$2"
+	printf '%s\n' '    server {' "        listen $1;" '        location / {' '            proxy_pass http://up;' \
+		'            proxy_http_version 1.1;' '            proxy_set_header Connection "";' \
+		'            proxy_next_upstream error timeout http_502;' '            proxy_next_upstream_tries 3;' \
+		'        }' '    }' '}'
+}
+
+# sockd_fleet_host_nginx APP: on the current host, nginx on :8080 in front of APP's
+# workers (the upstream 'sockdctl nginx APP' prints, named "up").
+sockd_fleet_host_nginx() {
+	sockd_fleet_nginx_conf 0.0.0.0:8080 "$(ct sockdctl nginx "$1" | sed "s/^upstream $1 {/upstream up {/")" \
+		>"$CT_BASE/host-nginx.conf"
+	ct_nginx_start "$CT_BASE/host-nginx.conf"
+}
+
+# sockd_fleet_lb HOST...: on lb, the load balancer on 127.0.0.1:8080 in front of every
+# HOST's nginx.
+sockd_fleet_lb() {
+	local h up=$'    upstream up {\n'
+	for h in "$@"; do
+		up+="        server ${SOCKD_FLEET_ADDR[$h]}:8080 max_fails=0;"$'\n'
+	done
+	up+=$'        keepalive 32;\n        keepalive_timeout 4s;\n    }'
+	ct_use lb
+	sockd_fleet_nginx_conf 127.0.0.1:8080 "$up" >"$CT_BASE/lb-nginx.conf"
+	ct_nginx_start "$CT_BASE/lb-nginx.conf"
+}

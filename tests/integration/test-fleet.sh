@@ -30,50 +30,11 @@ for tool in ip sshd ssh; do
 done
 
 hosts=(web1 web2 web3)
-declare -A addr=([lb]=10.77.0.10 [web1]=10.77.0.11 [web2]=10.77.0.12 [web3]=10.77.0.13)
 H=(-H web1 -H web2 -H web3)
 
-ct_lan_create
-
-# ---- lb: the operator's machine and the load balancer ----
-ct_lan_attach lb "${addr[lb]}"
-ct_boot_as lb
-sockd_install "$build" "$src"
-ct_sh 'set -e; mkdir -p /root/.ssh; chmod 700 /root/.ssh; ssh-keygen -q -t ed25519 -N "" -f /root/.ssh/id_fleet'
-pubkey=$(ct cat /root/.ssh/id_fleet.pub)
-{
-	printf 'Host web1 web2 web3\n  User root\n  IdentityFile /root/.ssh/id_fleet\n  StrictHostKeyChecking no\n'
-	printf '  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  ConnectTimeout 5\n'
-	for h in "${hosts[@]}"; do
-		printf 'Host %s\n  HostName %s\n' "$h" "${addr[$h]}"
-	done
-} | ct_write /root/.ssh/config 0600
-ct_write /etc/sockd-fleet.hosts <<'EOF'
-# the fleet, as an operator keeps it
-web1
-web2   # the middle one
-root@web3
-EOF
-{
-	printf '%s\n' 'user www-data;' 'worker_processes 2;' 'error_log stderr warn;' \
-		'events { worker_connections 2048; }' 'http {' '    access_log off;' '    proxy_read_timeout 120s;' \
-		'    upstream fleet {'
-	for h in "${hosts[@]}"; do
-		printf '        server %s:8080 max_fails=0;\n' "${addr[$h]}"
-	done
-	printf '%s\n' '        keepalive 32;' '        keepalive_timeout 4s;' '    }' '    server {' \
-		'        listen 127.0.0.1:8080;' '        location / {' '            proxy_pass http://fleet;' \
-		'            proxy_http_version 1.1;' '            proxy_set_header Connection "";' \
-		'            proxy_next_upstream error timeout http_502;' '            proxy_next_upstream_tries 3;' \
-		'        }' '    }' '}'
-} >"$CT_BASE/lb-nginx.conf"
-
-# ---- web1..3: the app, nginx in front of it, sshd with the operator's key ----
-for h in "${hosts[@]}"; do
-	ct_lan_attach "$h" "${addr[$h]}"
-	ct_boot_as "$h"
-	sockd_install "$build" "$src"
-	ct mkdir -p /run/sockd-test
+# Each host: the app (two workers of the test app, which fails at start while
+# /run/sockd-test/web-fail exists) and nginx in front of it.
+sockd_fleet_host() {
 	ct_write /etc/sockd/web.conf <<'EOF'
 [App]
 Exec=/usr/bin/python3 /usr/local/share/sockd-test/pyapp.py
@@ -83,24 +44,17 @@ StopTimeoutSec=20s
 EOF
 	ct systemctl daemon-reload
 	ct sockdctl -q start web
-	printf '%s\n' "$pubkey" | ct_write /root/.ssh/authorized_keys 0600
-	ct chmod 700 /root/.ssh
-	ct systemctl start ssh.service
-	{
-		printf '%s\n' 'user www-data;' 'worker_processes 2;' 'error_log stderr warn;' \
-			'events { worker_connections 2048; }' 'http {' '    access_log off;' '    proxy_read_timeout 120s;'
-		ct sockdctl nginx web
-		printf '%s\n' '    server {' '        listen 0.0.0.0:8080;' '        location / {' '            proxy_pass http://web;' \
-			'            proxy_http_version 1.1;' '            proxy_set_header Connection "";' \
-			'            proxy_next_upstream error timeout http_502;' '            proxy_next_upstream_tries 2;' \
-			'        }' '    }' '}'
-	} >"$CT_BASE/host-nginx.conf"
-	ct_nginx_start "$CT_BASE/host-nginx.conf"
-done
-
-ct_use lb
-ct_nginx_start "$CT_BASE/lb-nginx.conf"
-ct mkdir -p /run/sockd-test
+	sockd_fleet_host_nginx web
+}
+sockd_fleet_boot "$build" "$src" "${hosts[@]}"
+sockd_fleet_lb "${hosts[@]}"
+ct_write /etc/sockd-fleet.hosts <<'EOF'
+# the fleet, as an operator keeps it
+web1
+web2   # the middle one
+root@web3
+EOF
+declare -n addr=SOCKD_FLEET_ADDR
 ct_write /usr/local/share/sockd-test/mixed.lua <"$src/tests/apps/mixed.lua"
 
 # "web1:0:5 web1:1:5 web2:0:7 ...": HOST:WORKER:GENERATION of every worker, from lb
@@ -252,6 +206,7 @@ assert_eq "$(grep -c '^web[123]: Stopped web: 2 workers' <<<"$out")" 3 "on every
 assert_eq "$(ct sockdctl "${H[@]}" status web | grep -cE ' stopped ')" 6 "every worker stopped"
 rc=0; out=$(ct sockdctl "${H[@]}" start web 2>&1) || rc=$?
 assert_eq "$rc" 0 "start across the fleet"
+[[ $rc == 0 ]] || echo "$out" | sed 's/^/#   /'
 assert_eq "$(ct sockdctl "${H[@]}" status web | grep -cE ' serving ')" 6 "every worker serving again"
 assert_match "$(ct curl -sf http://127.0.0.1:8080/)" '^app=web ' "the load balancer reaches the fleet again"
 
