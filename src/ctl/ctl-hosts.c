@@ -106,7 +106,9 @@ void fleet_done(Fleet *f) {
                 Host *h = &f->hosts[i];
 
                 app_done(&h->app);
-                sd_bus_flush_close_unref(h->bus);
+                /* Not flushed: every request was a call whose reply came, and a flush would
+                 * wait for a host whose ssh session is still being set up. */
+                sd_bus_close_unref(h->bus);
                 free(h->name);
         }
         free(f->hosts);

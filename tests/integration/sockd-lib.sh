@@ -219,6 +219,9 @@ sockd_fleet_boot() {
 		sockd_install "$build" "$src"
 		ct mkdir -p /run/sockd-test
 		printf '%s\n' "$pubkey" | ct_write /root/.ssh/authorized_keys 0600
+		# Debian's bash reads ~/.bashrc for every ssh command, and this machine's root
+		# may set up a toolchain there (pyenv: a second of CPU): a host's root has none.
+		printf '# a fleet host: nothing to set up for ssh commands\n' | ct_write /root/.bashrc
 		ct chmod 700 /root/.ssh
 		ct systemctl start ssh.service
 		sockd_fleet_host "$h"

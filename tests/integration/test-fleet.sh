@@ -81,7 +81,7 @@ gens_newer() {
 }
 # wrk through the load balancer, in the background inside lb: wrk_start NAME SECONDS
 wrk_start() {
-	ct_sh "wrk -t2 -c16 -d$2s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/ >/run/sockd-test/wrk-$1.txt 2>&1 &"
+	ct_sh "wrk -t2 -c16 -d$2s --timeout 30s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/ >/run/sockd-test/wrk-$1.txt 2>&1 &"
 	sleep 1
 }
 wrk_wait() {
@@ -156,6 +156,7 @@ assert_eq "$(fleet_gens)" "$gens" "neither changed anything on any host"
 
 # ---- suspended restart and resume across hosts ----
 gens=$(fleet_gens)
+wrk_start suspended 8
 rc=0; out=$(ct sockdctl "${H[@]}" restart --suspended web 2>&1) || rc=$?
 assert_eq "$rc" 0 "restart --suspended across the fleet"
 for h in "${hosts[@]}"; do
@@ -176,6 +177,8 @@ reply=$(ct cat /run/sockd-test/held-web2.txt)
 now=$(fleet_gens)
 assert_match " $now " " web2:$(sockd_field worker "$reply"):$(sockd_field generation "$reply") " \
 	"by the generation that serves now"
+wrk_wait
+sockd_assert_wrk_clean /run/sockd-test/wrk-suspended.txt "suspended fleet restart and resume under load (held, then answered)"
 assert_eq "$(gens_newer "$gens" "$now")" yes "every worker on every host is on a newer generation"
 
 # ---- one host at a time ----
