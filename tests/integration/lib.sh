@@ -220,6 +220,7 @@ ct_cleanup_stale() {
 		if mountpoint -q "$d/root" 2>/dev/null; then
 			umount "$d/root" 2>/dev/null || umount -l "$d/root" || true
 		fi
+		ct__cgroups_remove "$d"
 		if ! mountpoint -q "$d/root" 2>/dev/null; then
 			rm -rf --one-file-system -- "$d" || true
 		fi
@@ -235,17 +236,51 @@ ct_cleanup_stale() {
 	done
 }
 
+# ct__cgroups BASE: the cgroup directories of the container at BASE, one per hierarchy
+# systemd-nspawn places it in. With --keep-unit, nspawn puts the container's systemd in
+# "payload" below its own cgroup; on these hosts (no systemd) that is the root cgroup for
+# every container, so two containers at once would share, and tear down, each other's
+# unit cgroups (web@0.service of one host removed under another's: 219/CGROUP). So each
+# nspawn runs in a cgroup of its own.
+ct__cgroups() {
+	local name=sockd-ct-${1##*.} h
+	for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+		[[ -e $h/cgroup.procs ]] && echo "$h/$name"
+	done
+	if [[ ! -e /sys/fs/cgroup/unified/cgroup.procs && -e /sys/fs/cgroup/cgroup.procs &&
+		$(readlink /proc/1/exe) != */systemd ]]; then
+		echo "/sys/fs/cgroup/$name"
+	fi
+	return 0
+}
+
+# ct__cgroups_remove BASE: the container's cgroups, once it is gone (deepest first).
+ct__cgroups_remove() {
+	local d
+	while read -r d; do
+		[[ -d $d ]] || continue
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null ||
+			echo "ct: could not remove the cgroup $d (processes left in it?)" >&2
+	done < <(ct__cgroups "$1")
+}
+
 # ct__start DEADLINE_US T0_US: run systemd-nspawn on $CT_BASE/root and wait until the
 # container's systemd is running or degraded. Sets CT_NSPAWN_PID and CT_LEADER.
 ct__start() {
-	local deadline=$1 t0=$2 now state=""
+	local deadline=$1 t0=$2 now state="" cgroups
 	CT_MACHINE="sockd-$$${CT_SLOT:+-$CT_SLOT}"
-	env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES \
-		-u INVOCATION_ID -u JOURNAL_STREAM -u WATCHDOG_USEC -u WATCHDOG_PID \
-		SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 TERM=dumb \
-		systemd-nspawn -D "$CT_BASE/root" --boot --register=no --keep-unit \
-		$CT_NETWORK_ARGS --machine="$CT_MACHINE" --quiet \
-		--console=read-only </dev/null >"$CT_BASE/log" 2>&1 &
+	cgroups=$(ct__cgroups "$CT_BASE")
+	(
+		for d in $cgroups; do
+			mkdir -p "$d" && echo "$BASHPID" >"$d/cgroup.procs"
+		done
+		exec env -u NOTIFY_SOCKET -u LISTEN_FDS -u LISTEN_PID -u LISTEN_FDNAMES \
+			-u INVOCATION_ID -u JOURNAL_STREAM -u WATCHDOG_USEC -u WATCHDOG_PID \
+			SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 TERM=dumb \
+			systemd-nspawn -D "$CT_BASE/root" --boot --register=no --keep-unit \
+			$CT_NETWORK_ARGS --machine="$CT_MACHINE" --quiet \
+			--console=read-only </dev/null >"$CT_BASE/log" 2>&1
+	) &
 	CT_NSPAWN_PID=$!
 	echo "$CT_NSPAWN_PID $(ct__starttime "$CT_NSPAWN_PID")" >"$CT_BASE/pids"
 
@@ -408,6 +443,7 @@ ct_shutdown() {
 	[[ -n $base ]] || return 0
 
 	ct__poweroff || rc=1
+	ct__cgroups_remove "$base"
 
 	if mountpoint -q "$base/root" 2>/dev/null; then
 		umount "$base/root" 2>/dev/null || umount -l "$base/root" || true

@@ -209,7 +209,14 @@ assert_eq "$(grep -c '^web[123]: Stopped web: 2 workers' <<<"$out")" 3 "on every
 assert_eq "$(ct sockdctl "${H[@]}" status web | grep -cE ' stopped ')" 6 "every worker stopped"
 rc=0; out=$(ct sockdctl "${H[@]}" start web 2>&1) || rc=$?
 assert_eq "$rc" 0 "start across the fleet"
-[[ $rc == 0 ]] || echo "$out" | sed 's/^/#   /'
+if [[ $rc != 0 ]]; then
+	echo "$out" | sed 's/^/#   /'
+	for h in "${hosts[@]}"; do
+		ct_use "$h"
+		ct journalctl -b --no-pager -o short-precise -u 'web@*' -n 15 | sed "s/^/#   $h: /"
+	done
+	ct_use lb
+fi
 assert_eq "$(ct sockdctl "${H[@]}" status web | grep -cE ' serving ')" 6 "every worker serving again"
 assert_match "$(ct curl -sf http://127.0.0.1:8080/)" '^app=web ' "the load balancer reaches the fleet again"
 
