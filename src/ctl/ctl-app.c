@@ -359,23 +359,62 @@ static bool wait_check(void *userdata) {
         return all;
 }
 
+/* The hosts whose bus closed since the last look (their ssh session ended): named once,
+ * and each involved worker there marked failed, so that the operation goes on with the
+ * others (and aborts them). How many were newly lost. */
+static unsigned apps_mark_lost(sd_bus *const *buses, App *const *apps, size_t n) {
+        unsigned lost = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                App *a = apps[i];
+
+                if (a->lost || sd_bus_is_open(buses[i]) > 0)
+                        continue;
+                a->lost = true;
+                lost++;
+                log_error("Lost the connection to systemd%s%s.", a->host ? " on " : "", strempty(a->host));
+                for (unsigned j = 0; j < a->n_workers; j++) {
+                        WorkerRef *w = &a->workers[j];
+                        if (w->involved && !w->error)
+                                w->error = strdup("the connection to its host was lost: whether it got the last "
+                                                  "request is unknown");
+                }
+        }
+        return lost;
+}
+
 int apps_wait(sd_bus *const *buses, App *const *apps, size_t n, WorkerDone done, uint64_t deadline) {
-        Wait wt = { .buses = buses, .apps = apps, .n = n, .done = done };
+        _cleanup_free_ sd_bus **open_buses = calloc(MAX(n, (size_t) 1), sizeof(sd_bus *));
+        _cleanup_free_ App **open_apps = calloc(MAX(n, (size_t) 1), sizeof(App *));
         int r;
 
+        if (!open_buses || !open_apps)
+                return log_oom();
         for (size_t i = 0; i < n; i++)
                 for (unsigned j = 0; j < apps[i]->n_workers; j++)
                         apps[i]->workers[j].dirty = true; /* the first look reads them all */
-        r = buses_run_until(buses, n, wait_check, &wt, deadline);
-        if (interrupted)
-                return -EINTR;
-        if (r < 0 && r != -ETIMEDOUT)
-                /* A host of a fleet whose ssh session ended: say which. */
+        for (;;) {
+                size_t m = 0;
+
+                (void) apps_mark_lost(buses, apps, n);
                 for (size_t i = 0; i < n; i++)
-                        if (sd_bus_is_open(buses[i]) <= 0)
-                                log_error("Lost the connection to systemd%s%s.", apps[i]->host ? " on " : "",
-                                          strempty(apps[i]->host));
-        return r < 0 ? r : wt.error;
+                        if (!apps[i]->lost) {
+                                open_buses[m] = buses[i];
+                                open_apps[m++] = apps[i];
+                        }
+                if (m == 0)
+                        return -ENOTCONN;
+
+                Wait wt = { .buses = open_buses, .apps = open_apps, .n = m, .done = done };
+                r = buses_run_until(open_buses, m, wait_check, &wt, deadline);
+                if (interrupted)
+                        return -EINTR;
+                if (r >= 0)
+                        r = wt.error;
+                /* A host lost on the way: the others are waited for still. */
+                if (r >= 0 || r == -ETIMEDOUT || apps_mark_lost(buses, apps, n) == 0)
+                        return r;
+        }
 }
 
 bool app_failed(const App *a) {

@@ -29,7 +29,7 @@ static int fleet_abort(Fleet *f, uint64_t deadline) {
         for (size_t k = 0; k < f->n_hosts; k++) {
                 Host *h = &f->hosts[k];
 
-                for (unsigned i = 0; i < h->app.n_workers; i++) {
+                for (unsigned i = 0; i < h->app.n_workers && !h->app.lost; i++) {
                         WorkerRef *w = &h->app.workers[i];
                         if (w->involved && worker_active(w))
                                 (void) worker_signal(h->bus, w, WORKER_SIGNAL_ABORT);

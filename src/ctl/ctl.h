@@ -61,6 +61,7 @@ typedef struct App {
         WorkerRef *workers;
         unsigned n_workers;
         SuspendMode suspend;
+        bool lost; /* its bus closed during the operation (a fleet host's ssh session ended) */
 } App;
 
 void app_done(App *a);

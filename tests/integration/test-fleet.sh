@@ -39,6 +39,7 @@ sockd_fleet_host() {
 [App]
 Exec=/usr/bin/python3 /usr/local/share/sockd-test/pyapp.py
 Environment=PYAPP_FAIL_FLAG=/run/sockd-test/web-fail
+Environment=PYAPP_SLOW_FLAG=/run/sockd-test/web-slow
 Workers=2
 StopTimeoutSec=20s
 EOF
@@ -201,6 +202,44 @@ assert_eq "$(fleet_gens)" "$(gens_plus_one "${gens% web3:0:*}") web3:0:${gens#* 
 ct_use web3
 ct rm -f /run/sockd-test/web-fail
 ct_use lb
+
+# ---- a host lost in the middle: its ssh session ends while its new generations start ----
+ct_use web3
+echo 4 | ct_write /run/sockd-test/web-slow
+ct_use lb
+gens=$(fleet_gens)
+ct_sh 'sockdctl "$@" restart web >/run/sockd-test/lost.out 2>&1; echo $? >/run/sockd-test/lost.rc' "${H[@]}" &
+lost_pid=$!
+ct_use web3
+for ((i = 0; i < 100; i++)); do
+	[[ $(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'starting:') == 2 ]] && break
+	sleep 0.1
+done
+ct pkill -f '^systemd-stdio-bridge'
+ct_use lb
+wait "$lost_pid" || true
+assert_eq "$(ct cat /run/sockd-test/lost.rc)" 1 "the ssh session to web3 ends during the prepare: exit 1"
+assert_match "$(ct cat /run/sockd-test/lost.out)" 'Lost the connection to systemd on web3' "naming web3"
+assert_eq "$(fleet_gens | sed 's/ web3:.*//')" "${gens% web3:0:*}" "web1 and web2 were aborted: their old generations serve"
+ct_use web3
+for ((i = 0; i < 100; i++)); do
+	[[ $(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:') == 2 ]] && break
+	sleep 0.1
+done
+assert_eq "$(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:')" 2 \
+	"on web3 the new generations wait, ready, for a commit that does not come"
+ct rm -f /run/sockd-test/web-slow
+ct systemctl kill --kill-whom=main --signal=SIGRTMIN+3 web@0.service web@1.service
+for ((i = 0; i < 100; i++)); do
+	[[ $(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:') == 0 ]] && break
+	sleep 0.1
+done
+assert_eq "$(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:')" 0 \
+	"the abort sockdctl(1) gives takes them back"
+ct_use lb
+assert_eq "$(fleet_gens)" "$gens" "every host serves what it served before"
+rc=0; ct sockdctl -q "${H[@]}" restart web || rc=$?
+assert_eq "$rc" 0 "and the next fleet restart goes through"
 
 # ---- stop and start across hosts ----
 rc=0; out=$(ct sockdctl "${H[@]}" stop web 2>&1) || rc=$?
