@@ -204,6 +204,17 @@ ct rm -f /run/sockd-test/web-fail
 ct_use lb
 
 # ---- a host lost in the middle: its ssh session ends while its new generations start ----
+# ready_count_becomes N: waits (10 s at most) until N workers of the current host show a
+# prepared generation ("ready:"), then prints how many do.
+ready_count_becomes() {
+	local i n
+	for ((i = 0; i < 100; i++)); do
+		n=$(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:' || true)
+		[[ $n == "$1" ]] && break
+		sleep 0.1
+	done
+	echo "$n"
+}
 ct_use web3
 echo 4 | ct_write /run/sockd-test/web-slow
 ct_use lb
@@ -222,20 +233,10 @@ assert_eq "$(ct cat /run/sockd-test/lost.rc)" 1 "the ssh session to web3 ends du
 assert_match "$(ct cat /run/sockd-test/lost.out)" 'Lost the connection to systemd on web3' "naming web3"
 assert_eq "$(fleet_gens | sed 's/ web3:.*//')" "${gens% web3:0:*}" "web1 and web2 were aborted: their old generations serve"
 ct_use web3
-for ((i = 0; i < 100; i++)); do
-	[[ $(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:') == 2 ]] && break
-	sleep 0.1
-done
-assert_eq "$(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:')" 2 \
-	"on web3 the new generations wait, ready, for a commit that does not come"
+assert_eq "$(ready_count_becomes 2)" 2 "on web3 the new generations wait, ready, for a commit that does not come"
 ct rm -f /run/sockd-test/web-slow
 ct systemctl kill --kill-whom=main --signal=SIGRTMIN+3 web@0.service web@1.service
-for ((i = 0; i < 100; i++)); do
-	[[ $(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:') == 0 ]] && break
-	sleep 0.1
-done
-assert_eq "$(ct systemctl show -P StatusText web@0.service web@1.service | grep -c 'ready:')" 0 \
-	"the abort sockdctl(1) gives takes them back"
+assert_eq "$(ready_count_becomes 0)" 0 "the abort sockdctl(1) gives takes them back"
 ct_use lb
 assert_eq "$(fleet_gens)" "$gens" "every host serves what it served before"
 rc=0; ct sockdctl -q "${H[@]}" restart web || rc=$?
