@@ -116,7 +116,7 @@ START_TEST(test_minimal_defaults) {
         ck_assert_uint_eq(c->ready_timeout, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c->stop_timeout, 30 * USEC_PER_SEC);
         ck_assert_uint_eq(c->handover, SOCKD_HANDOVER_DEFAULT_USEC);
-        ck_assert(!c->standby);
+        ck_assert_int_eq(c->standby, STANDBY_NO);
         ck_assert_int_eq(c->suspend, SUSPEND_QUEUE);
         ck_assert_str_eq(c->socket_directory, "/run/myapp");
         ck_assert_str_eq(c->socket_name, "myapp.{worker}.sock");
@@ -178,7 +178,7 @@ START_TEST(test_full_file) {
         ck_assert_uint_eq(c->ready_timeout, 90 * USEC_PER_SEC);
         ck_assert_uint_eq(c->stop_timeout, 500 * USEC_PER_MSEC);
         ck_assert_uint_eq(c->handover, 250 * USEC_PER_MSEC);
-        ck_assert(c->standby);
+        ck_assert_int_eq(c->standby, STANDBY_YES);
         ck_assert_int_eq(c->suspend, SUSPEND_HOLD);
         ck_assert_str_eq(c->socket_directory, "/run/sockd-test");
         ck_assert_str_eq(c->socket_name, "w{worker}.sock");
@@ -517,6 +517,25 @@ START_TEST(test_timeouts_and_empty_sections) {
 
         ck_assert_uint_eq(c->ready_timeout, 45 * USEC_PER_SEC);
         ck_assert_uint_eq(c->stop_timeout, 120 * USEC_PER_SEC);
+}
+END_TEST
+
+START_TEST(test_standby_modes) {
+        static const struct {
+                const char *value;
+                StandbyMode mode;
+        } cases[] = {
+                { "serving", STANDBY_SERVING }, { "yes", STANDBY_YES }, { "on", STANDBY_YES },
+                { "1", STANDBY_YES },           { "no", STANDBY_NO },   { "false", STANDBY_NO },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *content = NULL;
+
+                ck_assert_int_ge(asprintf(&content, "[App]\nExec=/bin/true\nStandby=%s\n", cases[i].value), 0);
+                _cleanup_app_config_ AppConfig *c = load_ok(content);
+                ck_assert_msg(c->standby == cases[i].mode, "Standby=%s", cases[i].value);
+        }
 }
 END_TEST
 
@@ -1113,6 +1132,13 @@ START_TEST(test_enum_strings) {
         ck_assert_int_eq(suspend_mode_from_string("queue"), SUSPEND_QUEUE);
         ck_assert_int_eq(suspend_mode_from_string("Hold"), -EINVAL);
 
+        ck_assert_str_eq(standby_mode_to_string(STANDBY_SERVING), "serving");
+        ck_assert_str_eq(standby_mode_to_string(STANDBY_YES), "yes");
+        ck_assert_str_eq(standby_mode_to_string(STANDBY_NO), "no");
+        ck_assert_ptr_null(standby_mode_to_string(_STANDBY_MODE_MAX));
+        ck_assert_int_eq(standby_mode_from_string("Serving"), -EINVAL);
+        ck_assert_int_eq(standby_mode_from_string(""), -EINVAL);
+
         ck_assert_ptr_null(app_config_free(NULL));
 }
 END_TEST
@@ -1640,6 +1666,7 @@ Suite *config_suite(void) {
         tcase_add_test(tc, test_name_without_worker_single);
         tcase_add_test(tc, test_values_and_boundaries);
         tcase_add_test(tc, test_timeouts_and_empty_sections);
+        tcase_add_test(tc, test_standby_modes);
         tcase_add_test(tc, test_crlf_and_bom);
         tcase_add_test(tc, test_longest_line_accepted);
         suite_add_tcase(s, tc);

@@ -393,6 +393,23 @@ START_TEST(test_render_minimal) {
 }
 END_TEST
 
+/* Standby=serving reaches the shim as --standby=serving, Standby=yes as --standby. */
+START_TEST(test_render_standby_serving) {
+        _cleanup_app_config_ AppConfig *c = load("web.conf", "[App]\nExec=/bin/true\nStandby=serving\n");
+        _cleanup_free_ char *exec = NULL, *reload = NULL;
+        AppUnits u = {};
+
+        ck_assert_int_eq(app_units_render(c, "/run/sockd/web.tmpfiles", &u), 0);
+        exec = test_find_line(u.service, "ExecStart=");
+        reload = test_find_line(u.service, "ExecReload=");
+        ck_assert_ptr_nonnull(exec);
+        ck_assert_ptr_nonnull(reload);
+        ck_assert_str_contains(exec, " --standby=serving ");
+        ck_assert_str_contains(reload, " --standby=serving ");
+        app_units_done(&u);
+}
+END_TEST
+
 START_TEST(test_render_single_socket_name) {
         _cleanup_app_config_ AppConfig *c = load("one.conf", "[App]\nExec=/bin/true\n[Socket]\nDirectory=/run/x\nName=app.sock\n");
         AppUnits u = {};
@@ -701,6 +718,7 @@ Suite *unit_render_suite(void) {
         tcase_add_checked_fixture(tc, setup_tmpdir, teardown_tmpdir);
         tcase_add_test(tc, test_render_full);
         tcase_add_test(tc, test_render_minimal);
+        tcase_add_test(tc, test_render_standby_serving);
         tcase_add_test(tc, test_render_single_socket_name);
         tcase_add_test(tc, test_render_required_environment_file);
         tcase_add_test(tc, test_render_ready_message);

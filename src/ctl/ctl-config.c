@@ -125,7 +125,7 @@ static int values_from_config(const AppConfig *c, unsigned idx, AppValues *ret) 
         v.ready_timeout = timeout_string(c->ready_timeout);
         v.stop_timeout = timeout_string(c->stop_timeout);
         v.handover = timeout_string(c->handover);
-        v.standby = strdup(c->standby ? "yes" : "no");
+        v.standby = strdup(standby_mode_to_string(c->standby));
         v.stop_signal = signal_string(c->stop_signal);
         v.suspend = strdup(suspend_mode_to_string(c->suspend));
         v.listen = strdup(strempty(c->listen));
@@ -255,7 +255,7 @@ static int values_from_units(sd_bus *bus, const WorkerRef *w, AppValues *ret) {
             !(v.ready_timeout = timeout_string(cl.opts.ready_timeout)) ||
             !(v.stop_timeout = timeout_string(cl.opts.stop_timeout)) ||
             !(v.handover = timeout_string(cl.opts.handover)) ||
-            !(v.standby = strdup(cl.opts.standby ? "yes" : "no")) ||
+            !(v.standby = strdup(standby_mode_to_string(cl.opts.standby))) ||
             !(v.stop_signal = signal_string(cl.opts.stop_signal)) ||
             !(v.suspend = strdup(suspend_mode_to_string(cl.opts.suspend))) ||
             !(v.listen = strdup(strempty(cl.opts.listen))) ||

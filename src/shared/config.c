@@ -55,6 +55,30 @@ const char *suspend_mode_to_string(SuspendMode m) {
         return m >= 0 && m < _SUSPEND_MODE_MAX ? suspend_mode_table[m] : NULL;
 }
 
+static const char *const standby_mode_table[_STANDBY_MODE_MAX] = {
+        [STANDBY_NO] = "no",
+        [STANDBY_YES] = "yes",
+        [STANDBY_SERVING] = "serving",
+};
+
+const char *standby_mode_to_string(StandbyMode m) {
+        return m >= 0 && m < _STANDBY_MODE_MAX ? standby_mode_table[m] : NULL;
+}
+
+StandbyMode standby_mode_from_string(const char *s) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+
+        if (streq(s, "serving"))
+                return STANDBY_SERVING;
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (streq(s, yes[i]))
+                        return STANDBY_YES;
+                if (streq(s, no[i]))
+                        return STANDBY_NO;
+        }
+        return _STANDBY_MODE_INVALID;
+}
+
 SuspendMode suspend_mode_from_string(const char *s) {
         for (int i = 0; i < _SUSPEND_MODE_MAX; i++)
                 if (streq(s, suspend_mode_table[i]))
@@ -344,17 +368,6 @@ static int parse_ready(ParseState *s, const ConfigKey *key, const char *value, v
         return 0;
 }
 
-static int parse_bool_key(ParseState *s, const ConfigKey *key, const char *value, void *data) {
-        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
-                if (streq(value, yes[i]) || streq(value, no[i])) {
-                        *(bool *) data = streq(value, yes[i]);
-                        return 0;
-                }
-        return key_error(s, key, -EINVAL, "must be 'yes' or 'no', got '%s'", value);
-}
-
 static int parse_ready_message(ParseState *s, const ConfigKey *key, const char *value, void *data) {
         _cleanup_free_ char *canonical = NULL;
         int r = json_canonicalize(value, strlen(value), &canonical);
@@ -367,6 +380,15 @@ static int parse_ready_message(ParseState *s, const ConfigKey *key, const char *
                                  "\"online\", {\"ready\":true}), got '%s'", value);
         free(*(char **) data);
         *(char **) data = TAKE_PTR(canonical);
+        return 0;
+}
+
+static int parse_standby(ParseState *s, const ConfigKey *key, const char *value, void *data) {
+        StandbyMode m = standby_mode_from_string(value);
+
+        if (m < 0)
+                return key_error(s, key, -EINVAL, "must be 'yes', 'serving' or 'no', got '%s'", value);
+        *(StandbyMode *) data = m;
         return 0;
 }
 
@@ -461,7 +483,7 @@ static const ConfigKey config_keys[] = {
         KEY("App", "StopTimeoutSec", parse_timeout, stop_timeout, false),
         KEY("App", "StopSignal", parse_stop_signal_key, stop_signal, false),
         KEY("App", "HandoverSec", parse_handover, handover, false),
-        KEY("App", "Standby", parse_bool_key, standby, false),
+        KEY("App", "Standby", parse_standby, standby, false),
         KEY("App", "Suspend", parse_suspend, suspend, false),
         KEY("Socket", "Directory", parse_socket_directory, socket_directory, false),
         KEY("Socket", "Name", parse_socket_name, socket_name, false),

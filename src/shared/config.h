@@ -31,10 +31,22 @@ typedef enum SuspendMode {
         _SUSPEND_MODE_INVALID = -EINVAL,
 } SuspendMode;
 
+/* Standby=: a spare generation per worker that takes over when the serving one dies. */
+typedef enum StandbyMode {
+        STANDBY_NO,
+        STANDBY_YES,     /* booted, takes no connection until it takes over */
+        STANDBY_SERVING, /* booted, serves beside the serving one, warm when it takes over */
+        _STANDBY_MODE_MAX,
+        _STANDBY_MODE_INVALID = -EINVAL,
+} StandbyMode;
+
 const char *ready_protocol_to_string(ReadyProtocol p);
 ReadyProtocol ready_protocol_from_string(const char *s);
 const char *suspend_mode_to_string(SuspendMode m);
 SuspendMode suspend_mode_from_string(const char *s);
+const char *standby_mode_to_string(StandbyMode m);
+/* "yes", "serving", "no", and systemd's other boolean words */
+StandbyMode standby_mode_from_string(const char *s);
 
 typedef struct AppConfig {
         bool user_scope; /* for a user's service manager (systemd --user) */
@@ -57,7 +69,7 @@ typedef struct AppConfig {
         usec_t ready_timeout;
         usec_t stop_timeout;
         usec_t handover;    /* HandoverSec= */
-        bool standby;       /* Standby=: a booted spare generation per worker */
+        StandbyMode standby; /* Standby=: a booted spare generation per worker */
         int stop_signal;    /* the graceful stop of apps that are not on Node IPC */
         SuspendMode suspend;
 

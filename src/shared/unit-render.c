@@ -340,7 +340,7 @@ int app_units_render(const AppConfig *c, const char *tmpfiles_path, AppUnits *re
                 "READY_TIMEOUT", ready_timeout,
                 "STOP_TIMEOUT", stop_timeout,
                 "HANDOVER", handover,
-                "STANDBY_ARG", c->standby ? " --standby" : "",
+                "STANDBY_ARG", c->standby == STANDBY_SERVING ? " --standby=serving" : c->standby == STANDBY_YES ? " --standby" : "",
                 "STOP_SIGNAL", stop_signal,
                 "START_TIMEOUT", start_timeout,
                 "STOP_TIMEOUT_UNIT", stop_timeout_unit,

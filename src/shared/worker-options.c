@@ -62,7 +62,7 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                 { "ready-timeout", required_argument, NULL, ARG_READY_TIMEOUT },
                 { "stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT },
                 { "handover", required_argument, NULL, ARG_HANDOVER },
-                { "standby", no_argument, NULL, ARG_STANDBY },
+                { "standby", optional_argument, NULL, ARG_STANDBY },
                 { "stop-signal", required_argument, NULL, ARG_STOP_SIGNAL },
                 { "suspend", required_argument, NULL, ARG_SUSPEND },
                 { "socket", required_argument, NULL, ARG_SOCKET },
@@ -147,7 +147,9 @@ int worker_command_line_parse(int argc, char *argv[], WorkerCommandLine *ret) {
                                 return log_error_errno(r < 0 ? r : -ERANGE, "--handover=: '%s' is not a duration of at most 1min.", optarg);
                         break;
                 case ARG_STANDBY:
-                        o->standby = true;
+                        o->standby = optarg ? standby_mode_from_string(optarg) : STANDBY_YES;
+                        if (o->standby < 0)
+                                return log_error_errno(-EINVAL, "--standby=: '%s' is not 'yes', 'serving' or 'no'.", optarg);
                         break;
                 case ARG_STOP_SIGNAL:
                         r = parse_stop_signal(optarg, &o->stop_signal);

@@ -19,7 +19,7 @@ typedef struct WorkerOptions {
         usec_t ready_timeout;
         usec_t stop_timeout;
         usec_t handover; /* how long a retired generation keeps serving beside the new one */
-        bool standby;    /* Standby=yes: a booted spare generation takes over from a crashed one */
+        StandbyMode standby; /* Standby=: a booted spare generation takes over from a crashed one */
         int stop_signal;
         SuspendMode suspend;
         char *socket_path;
