@@ -7,6 +7,14 @@
  * served; without it, the worker would exit, systemd would restart it after its
  * back-off, and the socket would queue through the app's whole start-up. Then the next
  * spare boots. It costs one more app process per worker, idle.
+ *
+ * Standby=serving: the spare's gate opens once it is ready, so that it serves beside
+ * the serving generation (the same release, the same settings). A parked spare is a
+ * cold process that suddenly gets all of the worker's traffic when it takes over; this
+ * one has been serving all along, so the takeover only moves the rest of the traffic to
+ * a warm process. Whatever stops it (a swap, a suspension, the worker's stop) stops it
+ * as any retired generation: it finishes what it has, and what its idle connections
+ * bring goes on to the serving one.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -19,7 +27,7 @@ static bool standby_wanted(Worker *w) {
         Generation *serving = worker_serving(w);
 
         /* Without the preload there is no gate to keep a spare off the socket. */
-        return serving && serving->settings->opts.standby && serving->settings->use_preload && !w->stopping &&
+        return serving && serving->settings->opts.standby != STANDBY_NO && serving->settings->use_preload && !w->stopping &&
                !w->incoming && w->suspension == SUSPENSION_NONE;
 }
 
@@ -103,10 +111,11 @@ void worker_standby_refresh(Worker *w) {
         Generation *serving = worker_serving(w);
         static bool warned = false;
 
-        if (serving && serving->settings->opts.standby && !serving->settings->use_preload && !warned) {
+        if (serving && serving->settings->opts.standby != STANDBY_NO && !serving->settings->use_preload && !warned) {
                 warned = true;
-                log_warning("Standby=yes needs the preload library, which %s cannot load: no standby generation "
-                            "runs.", serving->settings->opts.argv[0]);
+                log_warning("Standby=%s needs the preload library, which %s cannot load: no standby generation "
+                            "runs.", standby_mode_to_string(serving->settings->opts.standby),
+                            serving->settings->opts.argv[0]);
         }
 
         /* A spare of other settings (a swap brought new ones) would take over with what
@@ -143,8 +152,14 @@ void worker_on_standby_ready(Generation *g) {
         Generation *serving = worker_serving(w);
 
         w->standby_failures = 0;
-        log_gen(LOG_INFO, g->number, "Standby generation %" PRIu64 " (pid %d) is ready: it takes over if generation %"
-                PRIu64 " dies.", g->number, (int) g->pid, serving ? serving->number : 0);
+        if (g->settings->opts.standby == STANDBY_SERVING) {
+                generation_open_gate(g);
+                log_gen(LOG_INFO, g->number, "Standby generation %" PRIu64 " (pid %d) is ready and serves beside "
+                        "generation %" PRIu64 "; it takes over if that one dies.", g->number, (int) g->pid,
+                        serving ? serving->number : 0);
+        } else
+                log_gen(LOG_INFO, g->number, "Standby generation %" PRIu64 " (pid %d) is ready: it takes over if "
+                        "generation %" PRIu64 " dies.", g->number, (int) g->pid, serving ? serving->number : 0);
         worker_update_status(w);
 }
 
