@@ -4,7 +4,9 @@
 # GET+POST load, the spare takes over without the worker restarting, and no request
 # fails beyond those the killed process had; the next spare boots; a restart replaces
 # the spare with one of the new release and is not held up by it; a spare that dies is
-# started again.
+# started again. Standby=serving: the spare answers requests beside the serving
+# generation; a restart under load stops it losing nothing; after a kill -9 it takes
+# over the same way.
 #
 # Usage: test-failover.sh BUILD_DIR   (as root; exits 77 otherwise)
 set -euo pipefail
@@ -110,6 +112,54 @@ assert_eq "$(( ${g:-0} > standby_gen ))" 1 "a killed standby is replaced by a ne
 assert_eq "$(gen_of serving 0)" "$serving_gen $serving_pid" "the serving generation is untouched"
 assert_match "$(ct journalctl -q -u web@0.service -o cat)" "Standby generation $standby_gen \\(pid $standby_pid\\) was killed by SIGKILL; another starts after the back-off" \
 	"the journal says so"
+
+# ---- Standby=serving: the spare serves beside the serving generation ----
+ct sed -i 's/^Standby=yes$/Standby=serving/' /etc/sockd/web.conf
+rc=0; out=$(ct sockdctl restart web 2>&1) || rc=$?
+echo "$out" | sed 's/^/# /'
+assert_eq "$rc" 0 "sockdctl restart applies Standby=serving"
+wait_status 0 standby || fail "web@0 boots a serving standby"
+read -r serving_gen serving_pid <<<"$(gen_of serving 0)"
+read -r standby_gen standby_pid <<<"$(gen_of standby 0)"
+assert_match "$(ct journalctl -q -u web@0.service -o cat)" "Standby generation $standby_gen \\(pid $standby_pid\\) is ready and serves beside generation $serving_gen" \
+	"the journal says the standby serves"
+# 40 connections at once to web@0's socket: either process accepts, whichever is free.
+pids=$(ct_sh 'for i in $(seq 40); do curl -sf --unix-socket /run/web/web.0.sock http://localhost/ & done; wait' |
+	grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | paste -sd' ')
+assert_eq "$pids" "$(printf '%s\n' "$serving_pid" "$standby_pid" | sort -u | paste -sd' ')" \
+	"40 connections at once to web@0's socket reach both the serving generation and the standby"
+
+# A restart stops a serving standby as it does an old generation: nothing it had is lost.
+ct_sh 'wrk -t2 -c8 -d5s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/web/ >/run/sockd-test/wrk-serving-restart.txt 2>&1 &'
+sleep 1.5
+rc=0; out=$(ct sockdctl restart web 2>&1) || rc=$?
+assert_eq "$rc" 0 "sockdctl restart under load with serving standbys"
+ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
+sockd_assert_wrk_clean /run/sockd-test/wrk-serving-restart.txt "a restart that stops serving standbys under load"
+ct test -e "/proc/$standby_pid" && fail "the serving standby of the old release is gone" ||
+	ok "the serving standby of the old release is gone"
+
+# kill -9 of the serving app under load: the standby, serving already, takes everything.
+wait_status 0 standby || fail "web@0 boots a serving standby of the new release"
+read -r serving_gen serving_pid <<<"$(gen_of serving 0)"
+read -r standby_gen standby_pid <<<"$(gen_of standby 0)"
+main_pid=$(ct systemctl show -P MainPID web@0.service)
+ct_sh 'wrk -t2 -c8 -d5s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/web/ >/run/sockd-test/wrk-serving-kill.txt 2>&1 &'
+sleep 1.5
+ct kill -KILL "$serving_pid"
+for ((i = 0; i < 50; i++)); do
+	[[ $(gen_of serving 0) == "$standby_gen $standby_pid" ]] && break
+	sleep 0.02
+done
+assert_eq "$(gen_of serving 0)" "$standby_gen $standby_pid" "the serving standby takes over web@0 after its app was killed"
+assert_eq "$(ct systemctl show -P MainPID web@0.service)" "$main_pid" "the worker did not restart"
+ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
+line=$(ct grep '^sockd: ' /run/sockd-test/wrk-serving-kill.txt)
+echo "# $line"
+failed=$(sed 's/.*non2xx=\([0-9]*\) connect=\([0-9]*\) read=\([0-9]*\) write=\([0-9]*\) timeout=\([0-9]*\).*/\1 \2 \3 \4 \5/' <<<"$line" | awk '{ print $1 + $2 + $3 + $4 + $5 }')
+assert_match "$line" '^sockd: requests=[1-9]' "wrk ran"
+assert_eq "$((failed <= 8))" 1 "no failed request beyond those in flight on the killed process ($failed, at most 8)"
+wait_status 0 standby || fail "web@0 boots the next serving standby"
 
 # ---- a config without Standby=: a restart applies it and the spares stop ----
 ct sed -i '/^Standby=/d' /etc/sockd/web.conf
