@@ -420,13 +420,14 @@ def build_report(raw_path, meta_path, md_path):
 
     # ---- 6. crash failover
     S = "s6"
-    conts = [c for c in ("crash", "crashsb") if R.vals(S, "crash", c, "during_max_ms")]
+    conts = [c for c in ("crash", "crashsb", "crashsv") if R.vals(S, "crash", c, "during_max_ms")]
     if conts:
         o("## 6. Crash failover")
         o()
         o(meta.get("s6_desc", ""))
         o()
-        names = {"crash": "Standby=no (default)", "crashsb": "Standby=yes"}
+        names = {"crash": "Standby=no (default)", "crashsb": "Standby=yes (parked spare)",
+                 "crashsv": "Standby=serving (spare serves beside)"}
         rows = []
         for c in conts:
             lo, hi = R.spread(S, "crash", c, "during_max_ms")
@@ -441,12 +442,17 @@ def build_report(raw_path, meta_path, md_path):
         R.table(["contender", "steady max ms", "max ms after kill -9", "range", "added to the slowest request, ms "
                  "(target <= 50)", "p99 ms after kill -9", "steady p99 ms", "failed requests (all rounds)",
                  "requests"], rows)
-        rss, pss = R.med(S, "mem", "standby", "rss_kib"), R.med(S, "mem", "standby", "pss_kib")
-        if rss:
-            o("The cost of Standby=yes: one more idle app process per worker; each spare of this Node app has RSS "
-              "%.1f MiB, PSS %.1f MiB (median of the 3 spares, /proc/PID/smaps_rollup), and its start's CPU after "
-              "every takeover and restart." % (rss / 1024.0, pss / 1024.0))
-            o()
+        costs = [("standby", "The cost of Standby=yes: one more idle app process per worker; each spare of this Node "
+                  "app has RSS %.1f MiB, PSS %.1f MiB (median of the 3 spares, /proc/PID/smaps_rollup), and its "
+                  "start's CPU after every takeover and restart."),
+                 ("standby_serving", "The cost of Standby=serving: the same one more app process per worker, but one "
+                  "that serves, so its heap grows as the serving one's: each spare has RSS %.1f MiB, PSS %.1f MiB "
+                  "after the rounds (median of the 3 spares), and the same start's CPU.")]
+        for key, text in costs:
+            rss, pss = R.med(S, "mem", key, "rss_kib"), R.med(S, "mem", key, "pss_kib")
+            if rss:
+                o(text % (rss / 1024.0, pss / 1024.0))
+                o()
 
     reading = meta.get("reading_file")
     if reading and os.path.exists(reading):

@@ -156,6 +156,7 @@ sockd_app fast 3 0 queue
 # 6. crash failover: the app that needs 1 s to start, without and with a spare
 sockd_app crash 3 1000 queue
 sockd_app crashsb 3 1000 queue Standby=yes
+sockd_app crashsv 3 1000 queue Standby=serving
 # (d) the same app binding its own TCP port, adopted by sockd (Listen=, the preload)
 ct_write /etc/sockd/listen.conf <<EOF
 [App]
@@ -253,7 +254,7 @@ EOF
 		'events { worker_connections 8192; }' 'worker_rlimit_nofile 20000;' 'http {' '    access_log off;' \
 		'    proxy_http_version 1.1;' '    proxy_set_header Connection "";' '    proxy_read_timeout 120s;' \
 		'    proxy_next_upstream error timeout http_502;'
-	for app in fast slow hold queue hold1 queue1 listen crash crashsb; do
+	for app in fast slow hold queue hold1 queue1 listen crash crashsb crashsv; do
 		ct sockdctl nginx "$app" | grep -v '^ *#'
 	done
 	up() { # NAME SERVER...
@@ -269,7 +270,7 @@ EOF
 	up pm2fast 127.0.0.1:9300
 	up pm2slow 127.0.0.1:9301
 	printf '    server {\n        listen 127.0.0.1:8080 backlog=4096;\n'
-	for l in fast slow hold queue hold1 queue1 listen crash crashsb a a_sb c pm2fast pm2slow; do
+	for l in fast slow hold queue hold1 queue1 listen crash crashsb crashsv a a_sb c pm2fast pm2slow; do
 		printf '        location /%s/ { proxy_pass http://%s; proxy_next_upstream_tries 3; }\n' "$l" "$l"
 	done
 	printf '    }\n}\n'
@@ -583,19 +584,19 @@ fi
 
 # ================================================================== 6. crash failover
 if want 6; then
-	say "6. Crash failover: kill -9 of one worker's app under open-loop load, $rate req/s through nginx; app ready after 1 s; Standby=no vs yes; $r_crash rounds"
+	say "6. Crash failover: kill -9 of one worker's app under open-loop load, $rate req/s through nginx; app ready after 1 s; Standby=no vs yes vs serving; $r_crash rounds"
 	# status_pid APP N ITEM: the pid P of the worker's "ITEM: generation G, pid P"
 	status_pid() {
 		ct systemctl show -P StatusText "$1@$2.service" | tr ';' '\n' | sed -n "s/^ *$3: generation [0-9]*, pid \([0-9]*\).*/\1/p"
 	}
-	# crash_ready APP: every worker serves and, with Standby=yes, has its spare ready
+	# crash_ready APP: every worker serves and, with a Standby=, has its spare ready
 	crash_ready() {
 		local i w ok
 		for ((i = 0; i < 300; i++)); do
 			ok=1
 			for w in 0 1 2; do
 				[[ -n $(status_pid "$1" $w serving) ]] || ok=0
-				[[ $1 != crashsb || -n $(status_pid "$1" $w standby) ]] || ok=0
+				[[ $1 == crash || -n $(status_pid "$1" $w standby) ]] || ok=0
 			done
 			((ok)) && return 0
 			sleep 0.1
@@ -604,8 +605,10 @@ if want 6; then
 	}
 	ct sockdctl -q start crash
 	ct sockdctl -q start crashsb
+	ct sockdctl -q start crashsv
 	crash_ready crash
 	crash_ready crashsb
+	crash_ready crashsv
 	# The cost: each spare is one more idle app process.
 	for w in 0 1 2; do
 		p=$(status_pid crashsb $w standby)
@@ -613,7 +616,7 @@ if want 6; then
 		rec s6 mem standby pss_kib "$((w + 1))" "$(ct awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
 	done
 	warm_us=2000000 crash_tail_us=3000000
-	order=(crash crashsb)
+	order=(crash crashsb crashsv)
 	for ((r = 1; r <= r_crash; r++)); do
 		for app in "${order[@]}"; do
 			ct bash -c "$lib/loadgen -r $rate -R 1 -c 4000 -d 600 -t 10 -P /run/bench/lg.pid -o /run/bench/lg.txt 127.0.0.1:8080 /$app/ 2>/run/bench/lg.err & echo \$! >/run/bench/lg.bg"
@@ -635,8 +638,16 @@ if want 6; then
 		done
 		order=("${order[@]:1}" "${order[0]}")
 	done
+	# The cost of a serving spare: it has served its share, its heap grew as the serving one's.
+	for w in 0 1 2; do
+		p=$(status_pid crashsv $w standby)
+		[[ -n $p ]] || continue
+		rec s6 mem standby_serving rss_kib "$((w + 1))" "$(ct awk '/^Rss:/ { print $2 }' "/proc/$p/smaps_rollup")"
+		rec s6 mem standby_serving pss_kib "$((w + 1))" "$(ct awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup")"
+	done
 	ct sockdctl -q stop crash
 	ct sockdctl -q stop crashsb
+	ct sockdctl -q stop crashsv
 fi
 
 # ================================================================== results
@@ -717,7 +728,8 @@ meta = {
                "($rate req/s, GET/POST, through nginx with the upstream 'sockdctl nginx' prints). After the steady window, "
                "kill -9 of worker 1's serving app process; the crash window is the 3 s from the kill. Without a spare, "
                "the worker exits, systemd starts it again (RestartSec=100ms) after the shim's crash back-off (250 ms) "
-               "and the app's 1 s start, while that socket queues; with Standby=yes the spare takes over. Failed: requests "
+               "and the app's 1 s start, while that socket queues; with Standby=yes the parked spare takes over; with "
+               "Standby=serving the spare has been serving beside it and takes the rest. Failed: requests "
                "due in the window that got no 2xx (the ones the killed process had taken; nginx retries a GET on another "
                "worker, never a POST). Every round starts from a worker that never crashed (systemctl restart resets the "
                "back-off); $r_crash rounds. nodesockd's README lists 'standby workers for fast failover' and publishes no "
