@@ -150,16 +150,14 @@ bool worker_standby_take_over(Worker *w, Generation *dead, const char *how) {
 void worker_on_standby_ready(Generation *g) {
         Worker *w = g->worker;
         Generation *serving = worker_serving(w);
+        bool serves = g->settings->opts.standby == STANDBY_SERVING;
 
         w->standby_failures = 0;
-        if (g->settings->opts.standby == STANDBY_SERVING) {
+        if (serves)
                 generation_open_gate(g);
-                log_gen(LOG_INFO, g->number, "Standby generation %" PRIu64 " (pid %d) is ready and serves beside "
-                        "generation %" PRIu64 "; it takes over if that one dies.", g->number, (int) g->pid,
-                        serving ? serving->number : 0);
-        } else
-                log_gen(LOG_INFO, g->number, "Standby generation %" PRIu64 " (pid %d) is ready: it takes over if "
-                        "generation %" PRIu64 " dies.", g->number, (int) g->pid, serving ? serving->number : 0);
+        log_gen(LOG_INFO, g->number, "Standby generation %" PRIu64 " (pid %d) is ready%s generation %" PRIu64
+                ": it takes over if that one dies.", g->number, (int) g->pid, serves ? " and serves beside" : " beside",
+                serving ? serving->number : 0);
         worker_update_status(w);
 }
 

@@ -52,39 +52,57 @@ wait_status() {
 	return 1
 }
 
+# kill_serving_under_load WRK_OUT WHAT: under wrk GET+POST load, kill -9 of web@0's
+# serving app ($serving_pid); its standby ($standby_gen $standby_pid) must take over
+# without the worker's service restarting.
+kill_serving_under_load() {
+	local main_pid i
+	main_pid=$(ct systemctl show -P MainPID web@0.service)
+	ct_sh "wrk -t2 -c8 -d5s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/web/ >$1 2>&1 &"
+	sleep 1.5
+	ct kill -KILL "$serving_pid"
+	for ((i = 0; i < 50; i++)); do
+		[[ $(gen_of serving 0) == "$standby_gen $standby_pid" ]] && break
+		sleep 0.02
+	done
+	assert_eq "$(gen_of serving 0)" "$standby_gen $standby_pid" "$2"
+	assert_eq "$(ct systemctl show -P MainPID web@0.service)" "$main_pid" "the worker did not restart"
+}
+# assert_wrk_failures_at_most_in_flight WRK_OUT: once wrk is done, it failed no more
+# requests than one per connection (8), those in flight on the killed process.
+assert_wrk_failures_at_most_in_flight() {
+	local line failed
+	ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
+	line=$(ct grep '^sockd: ' "$1")
+	echo "# $line"
+	failed=$(sed 's/.*non2xx=\([0-9]*\) connect=\([0-9]*\) read=\([0-9]*\) write=\([0-9]*\) timeout=\([0-9]*\).*/\1 \2 \3 \4 \5/' <<<"$line" | awk '{ print $1 + $2 + $3 + $4 + $5 }')
+	assert_match "$line" '^sockd: requests=[1-9]' "wrk ran"
+	assert_eq "$((failed <= 8))" 1 "no failed request beyond those in flight on the killed process ($failed, at most 8)"
+}
+
 wait_status 0 standby || fail "web@0 boots a standby generation"
 wait_status 1 standby || fail "web@1 boots a standby generation"
 read -r serving_gen serving_pid <<<"$(gen_of serving 0)"
 read -r standby_gen standby_pid <<<"$(gen_of standby 0)"
 echo "# web@0: $(status 0)"
 assert_eq "$((standby_gen > serving_gen))" 1 "web@0: the standby is a later generation than the serving one"
-pids=$(for i in $(seq 20); do sockd_field pid "$(ct curl -sf http://127.0.0.1:8080/web/w0/)"; done | sort -u)
-assert_eq "$pids" "$serving_pid" "20 requests to web@0 reach the serving generation only, never the standby"
+# socket_pids: the pids that answer 40 connections at once to web@0's socket (through
+# nginx, its kept-alive upstream connections would go to one process whatever the gate).
+socket_pids() {
+	ct_sh 'for i in $(seq 40); do curl -sf --unix-socket /run/web/web.0.sock http://localhost/ & done; wait' |
+		grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | paste -sd' '
+}
+assert_eq "$(socket_pids)" "$serving_pid" "40 connections at once to web@0's socket reach the serving generation only, never the standby"
 rc=0; out=$(ct sockdctl status web 2>&1) || rc=$?
 assert_eq "$rc" 0 "sockdctl status with standbys"
 assert_eq "$(echo "$out" | grep -c ' serving ')" 2 "shows both workers serving"
 
 # ---- kill -9 of the serving app under load: the standby takes over ----
-main_pid=$(ct systemctl show -P MainPID web@0.service)
-ct_sh 'wrk -t2 -c8 -d6s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/web/ >/run/sockd-test/wrk-failover.txt 2>&1 &'
-sleep 2
-ct kill -KILL "$serving_pid"
-for ((i = 0; i < 50; i++)); do
-	[[ $(gen_of serving 0) == "$standby_gen $standby_pid" ]] && break
-	sleep 0.02
-done
-assert_eq "$(gen_of serving 0)" "$standby_gen $standby_pid" "the standby generation serves web@0 after its app was killed"
-assert_eq "$(ct systemctl show -P MainPID web@0.service)" "$main_pid" "the worker did not restart"
+kill_serving_under_load /run/sockd-test/wrk-failover.txt "the standby generation serves web@0 after its app was killed"
 assert_eq "$(ct systemctl show -P NRestarts web@0.service)" 0 "systemd restarted nothing"
 assert_match "$(ct journalctl -q -u web@0.service -o cat)" "The serving generation $serving_gen \\(pid $serving_pid\\) was killed by SIGKILL; standby generation $standby_gen \\(pid $standby_pid\\) takes over" \
 	"the journal says what happened"
-ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
-line=$(ct grep '^sockd: ' /run/sockd-test/wrk-failover.txt)
-echo "# $line"
-failed=$(sed 's/.*non2xx=\([0-9]*\) connect=\([0-9]*\) read=\([0-9]*\) write=\([0-9]*\) timeout=\([0-9]*\).*/\1 \2 \3 \4 \5/' <<<"$line" | awk '{ print $1 + $2 + $3 + $4 + $5 }')
-assert_match "$line" '^sockd: requests=[1-9]' "wrk ran"
-# At most one request per wrk connection was in flight on the killed process.
-assert_eq "$((failed <= 8))" 1 "no failed request beyond those in flight on the killed process ($failed, at most 8)"
+assert_wrk_failures_at_most_in_flight /run/sockd-test/wrk-failover.txt
 
 wait_status 0 standby || fail "web@0 boots the next standby"
 read -r next_gen next_pid <<<"$(gen_of standby 0)"
@@ -121,12 +139,10 @@ assert_eq "$rc" 0 "sockdctl restart applies Standby=serving"
 wait_status 0 standby || fail "web@0 boots a serving standby"
 read -r serving_gen serving_pid <<<"$(gen_of serving 0)"
 read -r standby_gen standby_pid <<<"$(gen_of standby 0)"
-assert_match "$(ct journalctl -q -u web@0.service -o cat)" "Standby generation $standby_gen \\(pid $standby_pid\\) is ready and serves beside generation $serving_gen" \
+assert_match "$(ct journalctl -q -u web@0.service -o cat)" "Standby generation $standby_gen \\(pid $standby_pid\\) is ready and serves beside generation $serving_gen: it takes over if that one dies" \
 	"the journal says the standby serves"
-# 40 connections at once to web@0's socket: either process accepts, whichever is free.
-pids=$(ct_sh 'for i in $(seq 40); do curl -sf --unix-socket /run/web/web.0.sock http://localhost/ & done; wait' |
-	grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | paste -sd' ')
-assert_eq "$pids" "$(printf '%s\n' "$serving_pid" "$standby_pid" | sort -u | paste -sd' ')" \
+# Either process accepts, whichever is free.
+assert_eq "$(socket_pids)" "$(printf '%s\n' "$serving_pid" "$standby_pid" | sort -u | paste -sd' ')" \
 	"40 connections at once to web@0's socket reach both the serving generation and the standby"
 
 # A restart stops a serving standby as it does an old generation: nothing it had is lost.
@@ -143,22 +159,8 @@ ct test -e "/proc/$standby_pid" && fail "the serving standby of the old release 
 wait_status 0 standby || fail "web@0 boots a serving standby of the new release"
 read -r serving_gen serving_pid <<<"$(gen_of serving 0)"
 read -r standby_gen standby_pid <<<"$(gen_of standby 0)"
-main_pid=$(ct systemctl show -P MainPID web@0.service)
-ct_sh 'wrk -t2 -c8 -d5s -s /usr/local/share/sockd-test/mixed.lua http://127.0.0.1:8080/web/ >/run/sockd-test/wrk-serving-kill.txt 2>&1 &'
-sleep 1.5
-ct kill -KILL "$serving_pid"
-for ((i = 0; i < 50; i++)); do
-	[[ $(gen_of serving 0) == "$standby_gen $standby_pid" ]] && break
-	sleep 0.02
-done
-assert_eq "$(gen_of serving 0)" "$standby_gen $standby_pid" "the serving standby takes over web@0 after its app was killed"
-assert_eq "$(ct systemctl show -P MainPID web@0.service)" "$main_pid" "the worker did not restart"
-ct_sh 'while pgrep -x wrk >/dev/null; do sleep 0.2; done'
-line=$(ct grep '^sockd: ' /run/sockd-test/wrk-serving-kill.txt)
-echo "# $line"
-failed=$(sed 's/.*non2xx=\([0-9]*\) connect=\([0-9]*\) read=\([0-9]*\) write=\([0-9]*\) timeout=\([0-9]*\).*/\1 \2 \3 \4 \5/' <<<"$line" | awk '{ print $1 + $2 + $3 + $4 + $5 }')
-assert_match "$line" '^sockd: requests=[1-9]' "wrk ran"
-assert_eq "$((failed <= 8))" 1 "no failed request beyond those in flight on the killed process ($failed, at most 8)"
+kill_serving_under_load /run/sockd-test/wrk-serving-kill.txt "the serving standby takes over web@0 after its app was killed"
+assert_wrk_failures_at_most_in_flight /run/sockd-test/wrk-serving-kill.txt
 wait_status 0 standby || fail "web@0 boots the next serving standby"
 
 # ---- a config without Standby=: a restart applies it and the spares stop ----
