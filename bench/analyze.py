@@ -295,7 +295,7 @@ def build_report(raw_path, meta_path, md_path):
         o()
         rows = []
         for case in cases:
-            for c in ("sockdctl", "systemctl", "pm2"):
+            for c in ("sockdctl", "systemctl", "pm2", "none"):
                 if not R.vals(S, case, c, "during_p99_ms"):
                     continue
                 tot = lambda m: sum(R.vals(S, case, c, m).values())
@@ -313,16 +313,23 @@ def build_report(raw_path, meta_path, md_path):
         o()
         rows = []
         for case in cases:
-            for c in ("sockdctl", "systemctl", "pm2"):
+            for c in ("sockdctl", "systemctl", "pm2", "none"):
                 if R.vals(S, case, c, "during_p99_ms"):
+                    vs_pm2 = c not in ("pm2", "none")
                     rows.append(["%s (ready %s)" % (meta.get("s2_names", {}).get(c, c), "~0 s" if case == "fast" else "~1 s"),
                                  fr(R.ratio_of(S, case, c, "during_p99_ms", "steady_p99_ms"), "%.2f"),
-                                 fr(R.ratio(S, case, c, "pm2", "during_p99_ms"), "%.2f") if c != "pm2" else "",
-                                 fr(R.ratio(S, case, c, "pm2", "restart_s"), "%.2f") if c != "pm2" else ""])
+                                 fr(R.ratio(S, case, c, "pm2", "during_p99_ms"), "%.2f") if vs_pm2 else "",
+                                 fr(R.ratio(S, case, c, "pm2", "restart_s"), "%.2f") if vs_pm2 else ""])
         R.table(["contender", "**during p99 / steady p99** (target <= 1.5)", "during p99 / pm2's (target <= 1)",
                  "wall time / pm2's (target <= 0.5)"], rows)
         o("Ratios: the median over rounds of the per-round ratio, both figures from the same round, with the range "
           "over rounds in brackets.")
+        ctl = [R.ratio_of(S, case, "none", "during_p99_ms", "steady_p99_ms") for case in cases]
+        if all(x[0] is not None for x in ctl):
+            o()
+            o("The control (no restart) is what chance gives on this machine: its ratio spans %s over the rounds. "
+              "A single round's ratio says little; the medians, side by side with the control's, are what to read." %
+              " and ".join("%.2f–%.2f" % (x[1], x[2]) for x in ctl))
         o()
         if R.vals(S, "high", "sockd", "steady_p99_ms"):
             hr = int(meta.get("s2_rate", 0) * 3 / 2)

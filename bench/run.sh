@@ -383,16 +383,17 @@ if want 2 || want 3; then
 fi
 if want 2; then
 	say "2. Restart under load: open loop, $rate req/s (GET/POST) through nginx; sockdctl restart vs systemctl restart of each worker in turn vs pm2 reload; $r_restart rounds"
-	# 1 s ramp-up + 1 s; the window ends 2.5 s after the command returned: sockd's old
-	# generations hand over for up to 2 x HandoverSec= (2 s) after it, and their last
+	# 1 s ramp-up + 2 s (in the control, 2 to 4 s after the start of the load was still
+	# noisier than what followed); the window ends 2.5 s after the command returned: sockd's
+	# old generations hand over for up to 2 x HandoverSec= (2 s) after it, and their last
 	# connections move when they stop. The same window for every contender.
-	warm_us=2000000 tail_us=2500000
+	warm_us=3000000 tail_us=2500000
 	# restart_run CASE CONTENDER PATH CMD...: load, steady window, CMD, 2 s more, stop
 	restart_run() {
 		local case=$1 cont=$2 path=$3 r=$4 marks t0 t1 res
 		shift 4
 		ct bash -c "$lib/loadgen -r $rate -R 1 -c 4000 -d 600 -t 10 -P /run/bench/lg.pid -o /run/bench/lg.txt 127.0.0.1:8080 $path 2>/run/bench/lg.err & echo \$! >/run/bench/lg.bg"
-		sleep $((2 + duration))
+		sleep $((3 + duration))
 		# shellcheck disable=SC2016 # expanded inside
 		marks=$(ct bash -c 's=${EPOCHREALTIME/[.,]/}; "$@" >>/run/bench/cmd.log 2>&1 || echo "FAILED: $*" >>/run/bench/cmd.log; e=${EPOCHREALTIME/[.,]/}; echo $s $e' x "$@")
 		read -r t0 t1 <<<"$marks"
@@ -408,7 +409,9 @@ if want 2; then
 		settle $running_apps
 		sleep 1
 	}
-	order=(sockdctl systemctl pm2)
+	# 'none' is the control: the same load and windows, and a command that does nothing. Its
+	# during/steady ratio is what chance alone gives, the floor the restarts are read against.
+	order=(sockdctl systemctl pm2 none)
 	for ((r = 1; r <= r_restart; r++)); do
 		for case in fast slow; do
 			for c in "${order[@]}"; do
@@ -416,6 +419,7 @@ if want 2; then
 				sockdctl) restart_run $case $c /$case/ $r sockdctl restart $case ;;
 				systemctl) restart_run $case $c /$case/ $r bash -c "for i in 0 1 2; do systemctl restart $case@\$i.service; done" ;;
 				pm2) restart_run $case $c /pm2$case/ $r env PM2_HOME=/run/pm2 HOME=/root "$pm2" reload pm2$case ;;
+				none) restart_run $case $c /$case/ $r true ;;
 				esac
 			done
 		done
@@ -692,7 +696,7 @@ meta = {
                  "at a time and waits for each to come back. 1 client, then 10 at once; $r_echo rounds. 'sockd' is "
                  "the same server as a sockd app (Ready=notify) taking its socket as fd 3.",
     "s2_names": {"sockdctl": "sockdctl restart (3 workers)", "systemctl": "systemctl restart, each worker in turn",
-                 "pm2": "pm2 reload (cluster mode, TCP)"},
+                 "pm2": "pm2 reload (cluster mode, TCP)", "none": "no restart (control: same windows, the command is true)"},
     "s2_rate": $rate,
     "s2_desc": "Open-loop load (bench/loadgen.c, wrk2-style: a request is due every 1/$rate s whatever happens, "
                "latency counts from when it was due, up to 4000 connections; 1 s ramp-up from 5 %), GET and POST "
