@@ -378,6 +378,54 @@ START_TEST(test_strv) {
         l = strv_free(l);
         ck_assert_ptr_null(l);
 }
+
+START_TEST(test_strv_equal) {
+        char *ab[] = { (char *) "a", (char *) "b", NULL }, *ab2[] = { (char *) "a", (char *) "b", NULL },
+             *ba[] = { (char *) "b", (char *) "a", NULL }, *a[] = { (char *) "a", NULL }, *none[] = { NULL };
+
+        ck_assert(strv_equal(ab, ab2));
+        ck_assert(!strv_equal(ab, ba));
+        ck_assert(!strv_equal(ab, a));
+        ck_assert(!strv_equal(a, ab));
+        ck_assert(strv_equal(NULL, none));
+        ck_assert(!strv_equal(NULL, a));
+}
+END_TEST
+
+/* diff OLD NEW: what sockdctl restart --dry-run says of an Environment= edit. */
+static void assert_env_diff(char *const *old, char *const *new, const char *want) {
+        _cleanup_free_ char *d = strv_env_diff(old, new);
+
+        ck_assert_ptr_nonnull(d);
+        ck_assert_str_eq(d, want);
+}
+
+START_TEST(test_strv_env) {
+        char *old[] = { (char *) "A=1", (char *) "B=x", (char *) "B=2", (char *) "GONE=s3cret", NULL };
+        char *new[] = { (char *) "B=2", (char *) "A=10", (char *) "NEW=", (char *) "B=3", (char *) "B=2", NULL };
+        char *odd[] = { (char *) "NOEQUALS", (char *) "=v", (char *) "A=1", NULL };
+
+        /* The last assignment wins; a name is a whole name, not a prefix. */
+        ck_assert_str_eq(strv_env_get(old, "B"), "B=2");
+        ck_assert_str_eq(strv_env_get(old, "A"), "A=1");
+        ck_assert_ptr_null(strv_env_get(old, "G"));
+        ck_assert_ptr_null(strv_env_get(old, "GONE=s"));
+        ck_assert_ptr_null(strv_env_get(NULL, "A"));
+
+        /* Names only, never a value; B's earlier assignments in either list do not count. */
+        assert_env_diff(old, new, "A changed, NEW added, GONE removed");
+        assert_env_diff(new, old, "A changed, GONE added, NEW removed");
+        assert_env_diff(old, old, "");
+        assert_env_diff(NULL, NULL, "");
+        assert_env_diff(NULL, old, "A added, B added, GONE added");
+        assert_env_diff(old, NULL, "A removed, B removed, GONE removed");
+        /* An empty value is a value: "NEW=" against no NEW at all. */
+        assert_env_diff(new, (char *[]) { (char *) "B=2", (char *) "A=10", NULL }, "NEW removed");
+        /* What is not an assignment of a name is no name. */
+        assert_env_diff(odd, (char *[]) { (char *) "A=1", NULL }, "");
+        assert_env_diff((char *[]) { (char *) "A=1", NULL }, odd, "");
+}
+END_TEST
 END_TEST
 
 /* ---- command lines, as systemd's ExecStart= reads them ---- */
@@ -501,6 +549,8 @@ Suite *parse_suite(void) {
 
         tc = tcase_create("strv");
         tcase_add_test(tc, test_strv);
+        tcase_add_test(tc, test_strv_equal);
+        tcase_add_test(tc, test_strv_env);
         suite_add_tcase(s, tc);
 
         return s;

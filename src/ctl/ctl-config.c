@@ -289,63 +289,6 @@ fail:
         return r;
 }
 
-/* "NAME" of "NAME=value". */
-static char *env_name(const char *assignment) {
-        const char *eq = strchr(assignment, '=');
-        return eq ? strndup(assignment, (size_t) (eq - assignment)) : strdup(assignment);
-}
-
-static const char *env_find(char *const *l, const char *name) {
-        size_t n = strlen(name);
-        const char *found = NULL;
-
-        STRV_FOREACH(e, l)
-                if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-                        found = *e; /* the last one wins, as in systemd */
-        return found;
-}
-
-/* Environment=: which names were added, removed or changed; never the values. */
-static char *environment_diff(char *const *old, char *const *new) {
-        _cleanup_free_ char *text = strdup("");
-
-        for (int pass = 0; pass < 2 && text; pass++)
-                STRV_FOREACH(e, pass == 0 ? new : old) {
-                        _cleanup_free_ char *name = env_name(*e);
-                        const char *o, *n, *what = NULL;
-                        char *t;
-
-                        if (!name)
-                                return NULL;
-                        o = env_find(old, name);
-                        n = env_find(new, name);
-                        if (pass == 0 && n != *e)
-                                continue; /* only the one that counts */
-                        if (pass == 0)
-                                what = !o ? "added" : !streq(o, n) ? "changed" : NULL;
-                        else if (!n && o == *e)
-                                what = "removed";
-                        if (!what)
-                                continue;
-                        if (asprintf(&t, "%s%s%s %s", text, *text ? ", " : "", name, what) < 0)
-                                return NULL;
-                        free(text);
-                        text = t;
-                }
-        return TAKE_PTR(text);
-}
-
-static bool strv_equal(char *const *a, char *const *b) {
-        size_t n = strv_length(a);
-
-        if (n != strv_length(b))
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!streq(a[i], b[i]))
-                        return false;
-        return true;
-}
-
 static void print_applies(FILE *f, KeyClass class, const char *app) {
         switch (class) {
         case KEY_SERVICE:
@@ -407,7 +350,7 @@ static char *change_text(const KeySpec *k, const void *old, const void *new) {
         char *t;
 
         if (k->list && k->secret)
-                return environment_diff(old, new);
+                return strv_env_diff(old, new);
         if (k->list) {
                 _cleanup_free_ char *o = strv_join(old, " "), *n = strv_join(new, " ");
                 if (!o || !n)

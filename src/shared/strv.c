@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "macro.h"
 #include "strv.h"
 
 char **strv_free(char **l) {
@@ -78,4 +81,70 @@ char **strv_copy(char *const *l) {
                 if (!(c[i] = strdup(l[i])))
                         return strv_free(c);
         return c;
+}
+
+bool strv_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+/* The assignment of the first @n bytes of @name. */
+static const char *env_get_n(char *const *l, const char *name, size_t n) {
+        const char *found = NULL;
+
+        STRV_FOREACH(e, l)
+                if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+                        found = *e; /* the last one wins, as in systemd */
+        return found;
+}
+
+const char *strv_env_get(char *const *l, const char *name) {
+        return env_get_n(l, name, strlen(name));
+}
+
+/* Whether @e is "NAME=..." with a NAME, and the assignment of NAME that counts in @l;
+ * sets @n to the length of NAME. */
+static bool env_counts(char *const *l, const char *e, size_t *n) {
+        *n = strcspn(e, "=");
+        return *n > 0 && e[*n] == '=' && env_get_n(l, e, *n) == e;
+}
+
+static int env_diff_append(char **text, const char *name, size_t n, const char *what) {
+        char *t;
+
+        if (n > INT_MAX || asprintf(&t, "%s%s%.*s %s", *text, **text ? ", " : "", (int) n, name, what) < 0)
+                return -ENOMEM;
+        free(*text);
+        *text = t;
+        return 0;
+}
+
+char *strv_env_diff(char *const *old, char *const *new) {
+        _cleanup_free_ char *text = strdup("");
+        size_t n;
+
+        if (!text)
+                return NULL;
+        STRV_FOREACH(e, new) {
+                const char *o;
+
+                if (!env_counts(new, *e, &n))
+                        continue;
+                o = env_get_n(old, *e, n);
+                if (o && streq(o, *e))
+                        continue;
+                if (env_diff_append(&text, *e, n, o ? "changed" : "added") < 0)
+                        return NULL;
+        }
+        STRV_FOREACH(e, old)
+                if (env_counts(old, *e, &n) && !env_get_n(new, *e, n) &&
+                    env_diff_append(&text, *e, n, "removed") < 0)
+                        return NULL;
+        return TAKE_PTR(text);
 }
