@@ -119,37 +119,47 @@ static int get_socket_path(sd_bus *bus, const char *unit, char **ret) {
         return r < 0 ? r : *ret ? 0 : -ENOMEM;
 }
 
-/* The --suspend= and --ready-timeout= the worker's ExecStart= passes to sockd-spawn. */
-static int get_spawn_options(sd_bus *bus, WorkerRef *w, SuspendMode *ret_suspend) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
+/* The argv of service @path's first ExecStart=; -ENODATA if it has none. Quiet: the bus's
+ * error is left in @error for the callers that report it. */
+int get_exec_start(sd_bus *bus, const char *path, sd_bus_error *error, char ***ret) {
         sd_bus_message *reply = NULL;
-        const char *path;
+        const char *program;
         int r;
 
-        *ret_suspend = SUSPEND_QUEUE;
-        r = sd_bus_get_property(bus, SYSTEMD_DESTINATION, w->service_path, SYSTEMD_SERVICE, "ExecStart", &error, &reply,
+        *ret = NULL;
+        r = sd_bus_get_property(bus, SYSTEMD_DESTINATION, path, SYSTEMD_SERVICE, "ExecStart", error, &reply,
                                 "a(sasbttttuii)");
-        sd_bus_error_free(&error);
         if (r < 0)
                 return r;
         r = sd_bus_message_enter_container(reply, 'a', "(sasbttttuii)");
         if (r > 0)
                 r = sd_bus_message_enter_container(reply, 'r', "sasbttttuii");
         if (r > 0)
-                r = sd_bus_message_read(reply, "s", &path);
-        if (r > 0) {
-                _cleanup_strv_free_ char **argv = NULL;
-
-                r = sd_bus_message_read_strv(reply, &argv);
-                STRV_FOREACH(a, argv) {
-                        if (streq(*a, "--"))
-                                break;
-                        if (streq(*a, "--suspend=hold"))
-                                *ret_suspend = SUSPEND_HOLD;
-                }
-        }
+                r = sd_bus_message_read(reply, "s", &program);
+        if (r > 0)
+                r = sd_bus_message_read_strv(reply, ret);
         sd_bus_message_unref(reply);
-        return r < 0 ? r : 0;
+        return r == 0 ? -ENODATA : r < 0 ? r : 0;
+}
+
+/* The --suspend= the worker's ExecStart= passes to sockd-spawn; queue, its default, when
+ * it cannot be read. */
+static SuspendMode get_suspend_mode(sd_bus *bus, const WorkerRef *w) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        int r;
+
+        r = get_exec_start(bus, w->service_path, &error, &argv);
+        sd_bus_error_free(&error);
+        if (r < 0)
+                return SUSPEND_QUEUE;
+        STRV_FOREACH(a, argv) {
+                if (streq(*a, "--"))
+                        break;
+                if (streq(*a, "--suspend=hold"))
+                        return SUSPEND_HOLD;
+        }
+        return SUSPEND_QUEUE;
 }
 
 static int compare_worker(const void *a, const void *b) {
@@ -239,8 +249,7 @@ int app_load(sd_bus *bus, const char *name, App *ret) {
                         return r;
                 }
         }
-        if (a.n_workers > 0)
-                (void) get_spawn_options(bus, &a.workers[0], &a.suspend);
+        a.suspend = a.n_workers > 0 ? get_suspend_mode(bus, &a.workers[0]) : SUSPEND_QUEUE;
 
         *ret = a;
         return 0;

@@ -153,32 +153,20 @@ oom:
         return -ENOMEM;
 }
 
-/* The argv of a service's first ExecStart=. */
-static int get_exec_start(sd_bus *bus, const char *path, char ***ret) {
+/* The argv of a service's first ExecStart=, or an error said. */
+static int read_exec_start(sd_bus *bus, const char *path, char ***ret) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        const char *program;
         int r;
 
-        *ret = NULL;
-        r = sd_bus_get_property(bus, SYSTEMD_DESTINATION, path, SYSTEMD_SERVICE, "ExecStart", &error, &reply,
-                                "a(sasbttttuii)");
-        if (r < 0) {
+        r = get_exec_start(bus, path, &error, ret);
+        if (r == -ENODATA)
+                log_error_errno(r, "The worker service has no ExecStart=.");
+        else if (r < 0 && sd_bus_error_is_set(&error))
                 fail_bus(r, &error, "ExecStart");
-                sd_bus_error_free(&error);
-                return r;
-        }
-        r = sd_bus_message_enter_container(reply, 'a', "(sasbttttuii)");
-        if (r > 0)
-                r = sd_bus_message_enter_container(reply, 'r', "sasbttttuii");
-        if (r > 0)
-                r = sd_bus_message_read(reply, "s", &program);
-        if (r > 0)
-                r = sd_bus_message_read_strv(reply, ret);
-        sd_bus_message_unref(reply);
-        if (r == 0)
-                return log_error_errno(-ENODATA, "The worker service has no ExecStart=.");
-        return r < 0 ? log_error_errno(r, "Failed to read ExecStart=: %m") : 0;
+        else if (r < 0)
+                log_error_errno(r, "Failed to read ExecStart=: %m");
+        sd_bus_error_free(&error);
+        return r;
 }
 
 static int get_socket_mode(sd_bus *bus, const char *socket_unit, char **ret) {
@@ -236,7 +224,7 @@ static int values_from_units(sd_bus *bus, const WorkerRef *w, AppValues *ret) {
         AppValues v = {};
         int r;
 
-        r = get_exec_start(bus, w->service_path, &argv);
+        r = read_exec_start(bus, w->service_path, &argv);
         if (r < 0)
                 return r;
         /* A drop-in may run it under a wrapper (valgrind, a debugger): the shim's own

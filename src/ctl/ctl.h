@@ -70,6 +70,7 @@ int fail_bus(int r, const sd_bus_error *error, const char *what);
 /* A unit's property, errors logged. */
 int get_string(sd_bus *bus, const char *path, const char *interface, const char *property, char **ret);
 int get_strv(sd_bus *bus, const char *path, const char *interface, const char *property, char ***ret);
+int get_exec_start(sd_bus *bus, const char *path, sd_bus_error *error, char ***ret);
 int worker_refresh(sd_bus *bus, WorkerRef *w);
 bool worker_active(const WorkerRef *w);
 /* Subscribes and matches every worker's PropertiesChanged, before any request. */
