@@ -390,9 +390,10 @@ static void generation_remove_gate(Generation *g) {
 /* ---- retirement: what the preload checks before it hands a connection over ---- */
 
 /* One byte in a file of the worker's runtime directory, which every process of the
- * generation maps (the preload does, at start): 'h' while it hands over after a swap
- * (it takes no new connections), '1' once the generation is retired by a swap. The preload reads it on every close() the app makes, so it must cost a load from
- * memory, not a system call. */
+ * generation maps (the preload does, at start): 'h' while it hands over after a swap (it
+ * takes no new connections), '1' once the generation is retired by a swap. The preload
+ * reads it on every close() the app makes, so it must cost a load from memory, not a
+ * system call. */
 static int generation_make_retire_flag(Generation *g) {
         _cleanup_close_ int fd = -EBADF;
 
@@ -407,22 +408,23 @@ static int generation_make_retire_flag(Generation *g) {
         return 0;
 }
 
+/* Sets the flag to @flag; @what and @otherwise say what it marks and what happens if the
+ * write fails. */
+static void generation_set_retire_flag(Generation *g, char flag, const char *what, const char *otherwise) {
+        if (g->retire_fd >= 0 && pwrite(g->retire_fd, &flag, 1, 0) != 1)
+                log_gen_errno(LOG_WARNING, negative_errno(), g->number, "Failed to mark generation %" PRIu64 " %s, %s: %m",
+                              g->number, what, otherwise);
+}
+
 static void generation_mark_handing_over(Generation *g) {
-        if (g->retire_fd >= 0 && pwrite(g->retire_fd, "h", 1, 0) != 1)
-                log_gen_errno(LOG_WARNING, negative_errno(), g->number,
-                              "Failed to mark generation %" PRIu64 " as handing over, it takes new connections "
-                              "beside the new one: %m", g->number);
+        generation_set_retire_flag(g, 'h', "as handing over", "it takes new connections beside the new one");
 }
 
 static void generation_mark_retired(Generation *g) {
         /* Without relays (the shim cannot connect to the socket) the app's closes stay
          * its own. */
-        if (!g->worker->relay)
-                return;
-        if (g->retire_fd >= 0 && pwrite(g->retire_fd, "1", 1, 0) != 1)
-                log_gen_errno(LOG_WARNING, negative_errno(), g->number,
-                              "Failed to mark generation %" PRIu64 " retired, its idle connections are closed as it "
-                              "closes them: %m", g->number);
+        if (g->worker->relay)
+                generation_set_retire_flag(g, '1', "retired", "its idle connections are closed as it closes them");
 }
 
 /* ---- readiness: Node's IPC channel ---- */
