@@ -761,6 +761,34 @@ check(all("generation=2 " in a for a in answers) and "Stopping generation 1" not
 s.stop()
 t.done()
 
+# ---- handover: an app that polls, then accepts on its blocking socket ----
+# Python's socketserver, Ruby's IO.select: every generation polling the socket wakes for
+# a connection, and the one that hands over must not wait in accept() for the next.
+t = Test("handover-poll-accept")
+t.set_flag("poll-accept")
+t.set_flag("poll-accept.1", 0.5)  # generation 1 lets the other take the connection first
+s = t.shim(extra=["--handover=3s"], with_preload=True)
+check(s.wait_status(lambda i: serving_gen(i) == 1), "generation 1 of an app on poll() and a blocking accept() serves",
+      s.log())
+first = t.get()
+check("generation=1 " in first, "it answers", first + s.log())
+s.kill(signal.SIGHUP)
+check(s.wait_status(lambda i: serving_gen(i) == 2 and len(i["draining"]) == 1), "a swap: generation 1 hands over",
+      s.status)
+taken = t.get()
+check("generation=2 " in taken, "a new connection: generation 2 takes it, generation 1 woke for it too", taken)
+time.sleep(0.7)  # generation 1 is past its pause and in accept()
+answers = [t.get() for _ in range(10)]
+check(all("generation=2 " in a for a in answers), "every later connection reaches generation 2", answers)
+check(s.wait_log("accept: Software caused connection abort"),
+      "generation 1's accept() after its poll() said the connection was gone instead of waiting for the next one",
+      s.log())
+check(s.wait(lambda: any("Generation 1 (pid " in l and " after " in l for l in s.lines), timeout=10) and
+      "Generation 1 (pid " in s.log() and "exited with status 0 after draining" in s.log(),
+      "generation 1 exits on its stop when the handover ends, not killed after StopTimeoutSec=", s.log())
+s.stop()
+t.done()
+
 # ---- relays: what a generation hands over right before it exits is kept too ----
 t = Test("relay-exit")
 s = ka_shim(t, KEEPALIVE_STOP_STALL="1")

@@ -352,6 +352,26 @@ static bool handing_over(void) {
         return st.retired && (*st.retired == 'h' || *st.retired == '1');
 }
 
+/* Set when a poll() or select() of this thread saw the held socket readable, cleared by
+ * its next accept(): see accept_common(). */
+static __thread bool saw_held_readable;
+
+static void note_poll(const struct pollfd *fds, nfds_t n, int r) {
+        for (nfds_t i = 0; st.active && r > 0 && i < n; i++)
+                if ((fds[i].revents & POLLIN) && is_held(fds[i].fd)) {
+                        saw_held_readable = true;
+                        return;
+                }
+}
+
+static void note_select(int nfds, const fd_set *rd, int r) {
+        for (int fd = 0; st.active && r > 0 && rd && fd < nfds && fd < FD_SETSIZE; fd++)
+                if (FD_ISSET(fd, rd) && is_held(fd)) {
+                        saw_held_readable = true;
+                        return;
+                }
+}
+
 /* Called with the lock held, once, at the first accept() on the held socket @fd since the
  * generation hands over: every epoll set of this process that watches @fd watches a
  * never-readable eventfd in its place from now on, with the app's own events and data,
@@ -745,8 +765,15 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
         /* Handing over: the new generation takes the new connections. A non-blocking
          * accept() says there is none (an event loop takes the socket out of its epoll
          * sets here, and poll() and select() wait on a stand-in from now on, so none of
-         * them spins); a blocking one, which cannot say so, is left to take what a
-         * poll() begun before the handover saw. */
+         * them spins).
+         * A blocking one after a poll() that saw a connection (Python's socketserver,
+         * Ruby's IO.select) says the connection was aborted, as accept() does for one
+         * gone before it was taken: the app polls again, on the stand-in from now on,
+         * and the connection stays for the new generation. Every process that polls the
+         * socket wakes for a connection and the new one may have taken it already:
+         * waiting here would take the next new one, and keep the app's loop from ever
+         * seeing its stop (Python retries an accept() that a signal interrupts). A bare
+         * blocking accept() with no poll() before it is left to block. */
         if (held && handing_over()) {
                 int fl = fcntl(fd, F_GETFL);
 
@@ -758,7 +785,14 @@ static int accept_common(int fd, struct sockaddr *addr, socklen_t *len, int flag
                         errno = EAGAIN;
                         return -1;
                 }
+                if (saw_held_readable) {
+                        saw_held_readable = false;
+                        errno = ECONNABORTED;
+                        return -1;
+                }
         }
+        if (held)
+                saw_held_readable = false;
         c = four ? RESOLVE(accept4)(fd, addr, len, flags) : RESOLVE(accept)(fd, addr, len);
         if (c >= 0 && held && pretend_tcp() && addr && len) {
                 *len = room;
@@ -1026,7 +1060,9 @@ EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
                                 return r;
                         break;
                 }
-        return RESOLVE(poll)(fds, n, timeout);
+        r = RESOLVE(poll)(fds, n, timeout);
+        note_poll(fds, n, r);
+        return r;
 }
 
 EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask) {
@@ -1040,7 +1076,9 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const 
                                 return r;
                         break;
                 }
-        return RESOLVE(ppoll)(fds, n, ts, mask);
+        r = RESOLVE(ppoll)(fds, n, ts, mask);
+        note_poll(fds, n, r);
+        return r;
 }
 
 /* select() and pselect(): the same with fd_set; the sets are put back as the app gave
@@ -1096,7 +1134,9 @@ EXPORT int select(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, struct timeval *
                                 return r;
                         break;
                 }
-        return RESOLVE(select)(nfds, rd, wr, ex, tv);
+        r = RESOLVE(select)(nfds, rd, wr, ex, tv);
+        note_select(nfds, rd, r);
+        return r;
 }
 
 EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct timespec *ts, const sigset_t *mask) {
@@ -1110,7 +1150,9 @@ EXPORT int pselect(int nfds, fd_set *rd, fd_set *wr, fd_set *ex, const struct ti
                                 return r;
                         break;
                 }
-        return RESOLVE(pselect)(nfds, rd, wr, ex, ts, mask);
+        r = RESOLVE(pselect)(nfds, rd, wr, ex, ts, mask);
+        note_select(nfds, rd, r);
+        return r;
 }
 
 /* ---- the unix socket path the app bound ---- */

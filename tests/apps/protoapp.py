@@ -13,11 +13,15 @@ file's content is its argument:
   helper         fork a helper that keeps serving on fd 3 for ARG seconds (default 3)
                  and ignores SIGTERM; the app itself exits at once on SIGTERM
   crash          exit 5 ARG seconds (default 1) after READY=1
+  poll-accept    serve as Python's socketserver does, on the blocking socket: poll()
+                 until a connection waits, then accept(); ARG seconds (default 0)
+                 between the two, for another generation to take the connection first
 
 Answers every request with "generation=N pid=P fds=LIST", LIST being the fds open
 above 2. SIGTERM, SIGINT, SIGQUIT or SIGUSR1: stop accepting and exit. Started held (SOCKD_SUSPENDED=1): accept, but
 answer only after SIGUSR2."""
 import os
+import select
 import signal
 import socket
 import sys
@@ -108,6 +112,31 @@ def serve(who, until=None):
         threading.Thread(target=answer, args=(conn, who), daemon=True).start()
 
 
+def serve_polled(who, pause):
+    listener.setblocking(True)
+    # A signal ends the poll() below (Python would retry it): what the handler
+    # writes here wakes it.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    poller = select.poll()
+    poller.register(listener, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
+    while not stopping.is_set():
+        ready = [fd for fd, _ in poller.poll()]
+        if wake_r in ready:
+            os.read(wake_r, 64)
+        if listener.fileno() not in ready:
+            continue
+        time.sleep(pause)
+        try:
+            conn, _ = listener.accept()
+        except OSError as e:
+            log("accept: %s" % e.strerror)
+            continue
+        threading.Thread(target=answer, args=(conn, who), daemon=True).start()
+
+
 helper_for = flag("helper", 3)
 if helper_for is not None and os.fork() == 0:
     # The helper: same process group, same socket, deaf to SIGTERM.
@@ -173,5 +202,9 @@ if crash is not None:
         os._exit(5)
     threading.Thread(target=crasher, daemon=True).start()
 
-serve(me)
+poll_pause = flag("poll-accept", 0)
+if poll_pause is not None:
+    serve_polled(me, poll_pause)
+else:
+    serve(me)
 log("stopped accepting, exiting")
