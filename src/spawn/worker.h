@@ -105,6 +105,8 @@ typedef struct Generation {
         char *failure;    /* why it did not make it, for the reload's answer */
         bool stop_requested;
         bool handing_over;  /* retired, keeps its connections until HandoverSec= is over */
+        bool switch_pending; /* handing over, but takes new connections until its worker's turn
+                              * in a staggered switch (worker-swap.c) */
         bool killed;
         bool held;          /* started with SOCKD_SUSPENDED=1 and not resumed yet */
         bool standby;       /* the worker's spare (Standby=yes): its gate stays closed until it takes over */
@@ -157,6 +159,10 @@ struct Worker {
          * (if any) waiting for its outcome. */
         Generation *incoming;
         SwapKind swap_kind;
+        /* A staggered switch (worker-swap.c): the committed generation that takes new
+         * connections only at this worker's turn, and the timer of that turn. */
+        Generation *switching;
+        sd_event_source *switch_source;
         sd_bus_message *swap_request;
         char *last_failure; /* "generation N, pid P: why" or a refusal, until the next swap */
         WorkerGeneration last_failure_generation;
@@ -224,7 +230,11 @@ void generation_kill(Generation *g);
 void generation_drain_notifications(Generation *g);
 int generation_send_ipc(Generation *g, const char *message);
 int generation_arm_timer(Generation *g, usec_t timeout);
-void generation_hand_over(Generation *g, const WorkerOptions *o);
+/* @g stops taking new connections in @wait (0: now), and keeps those it has for
+ * HandoverSec= after that. */
+void generation_hand_over(Generation *g, const WorkerOptions *o, usec_t wait);
+/* A generation's turn in a staggered switch came: it stops taking new connections. */
+void generation_switch_over(Generation *g);
 /* The generation may serve: its processes' event loops get the socket (the preload). */
 void generation_open_gate(Generation *g);
 Generation *generation_free(Generation *g);
@@ -237,6 +247,8 @@ void exit_describe(const siginfo_t *si, char *buf, size_t size);
 /* worker-swap.c: swaps between generations and the requests that drive them. */
 /* @g takes over: it serves (or, held, holds), every older generation drains. */
 void worker_promote(Worker *w, Generation *g);
+/* The switch a staggered commit left for this worker's turn happens now, if any is left. */
+void worker_switch(Worker *w);
 /* @settings: what the new generation runs; NULL: the next settings sockdctl delivered, or
  * the worker's. */
 int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_message *request, sd_bus_error *error);
