@@ -247,8 +247,9 @@ void exit_describe(const siginfo_t *si, char *buf, size_t size);
 /* worker-swap.c: swaps between generations and the requests that drive them. */
 /* @g takes over: it serves (or, held, holds), every older generation drains. */
 void worker_promote(Worker *w, Generation *g);
-/* The switch a staggered commit left for this worker's turn happens now, if any is left. */
-void worker_switch(Worker *w);
+/* The switch a staggered commit left for this worker's turn happens now, if any is left;
+ * @why it does, for the log. */
+void worker_switch(Worker *w, const char *why);
 /* @settings: what the new generation runs; NULL: the next settings sockdctl delivered, or
  * the worker's. */
 int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_message *request, sd_bus_error *error);
