@@ -227,8 +227,6 @@ void worker_log_last_words(void);
 int worker_spawn(Worker *w, Settings *settings, bool held, Generation **ret);
 void generation_stop(Generation *g);
 void generation_kill(Generation *g);
-void generation_drain_notifications(Generation *g);
-int generation_send_ipc(Generation *g, const char *message);
 int generation_arm_timer(Generation *g, usec_t timeout);
 /* @g stops taking new connections in @wait (0: now), and keeps those it has for
  * HandoverSec= after that. */
@@ -243,6 +241,12 @@ void generation_set_state(Generation *g, GenerationEvent e);
 void worker_reap_children(Worker *w);
 /* "exited with status 3", "was killed by SIGKILL" */
 void exit_describe(const siginfo_t *si, char *buf, size_t size);
+
+/* worker-readiness.c: what a generation tells the shim, and what the shim tells it. */
+int generation_open_notify(Generation *g);
+int generation_open_ipc(Generation *g, int *ret_child);
+void generation_drain_notifications(Generation *g);
+int generation_send_ipc(Generation *g, const char *message);
 
 /* worker-swap.c: swaps between generations and the requests that drive them. */
 /* @g takes over: it serves (or, held, holds), every older generation drains. */
