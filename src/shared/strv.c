@@ -104,10 +104,6 @@ static const char *env_get_n(char *const *l, const char *name, size_t n) {
         return found;
 }
 
-const char *strv_env_get(char *const *l, const char *name) {
-        return env_get_n(l, name, strlen(name));
-}
-
 /* Whether @e is "NAME=..." with a NAME, and the assignment of NAME that counts in @l;
  * sets @n to the length of NAME. */
 static bool env_counts(char *const *l, const char *e, size_t *n) {

@@ -29,8 +29,6 @@ bool strv_equal(char *const *a, char *const *b);
 
 /* Environment lists of "NAME=value" assignments, in which the last assignment of a name
  * wins, as in systemd's Environment=. */
-/* The assignment of @name that counts, or NULL. */
-const char *strv_env_get(char *const *l, const char *name);
 /* Which names were added, changed or removed from @old to @new: "A added, B changed,
  * C removed" (new's order, then old's), "" if none. Never the values, which may be
  * secrets. NULL on OOM. */
