@@ -630,7 +630,7 @@ def build_reading(raw_path, meta_path, out_path):
         t = ("How the three differ: `sockdctl restart` starts the three new generations together and "
              "commits all workers at once; the workers then switch one after another, HandoverSec= (1 s) apart, "
              "so that one cold generation at a time takes traffic, and each old generation hands over for HandoverSec= "
-             "x (1 + N/2) (1 s, 1.5 s, 2 s) after its worker's switch (it keeps its connections and takes no new ones, so the traffic moves to the "
+             "after its worker's switch (it keeps its connections and takes no new ones, so the traffic moves to the "
              "new one as nginx renews its connections, over keepalive_time, 750 ms); the command returns at the "
              "commit, and it is the quickest (%.1f s / %.1f s wall time for the two apps). "
              "`systemctl restart`, worker after worker, is a stop and a start: the requests that reach that "
