@@ -592,23 +592,15 @@ void generation_stop(Generation *g) {
  * worker_promote()) it goes on taking new connections for that long first. Its state is
  * already "draining": the swap is done, a status shows the new generation serving. */
 void generation_hand_over(Generation *g, const WorkerOptions *o, usec_t wait) {
-        usec_t handover = o->handover;
         _cleanup_free_ char *t = NULL, *tw = NULL;
         int r;
 
-        if (g->state != GENERATION_SERVING || handover == 0 || g->worker->stopping) {
+        if (g->state != GENERATION_SERVING || o->handover == 0 || g->worker->stopping) {
                 generation_stop(g);
                 return;
         }
-        /* The workers of an app swap together: their old generations stop one after
-         * another over a second HandoverSec=, not all at the same instant, so that the
-         * last connections move to one warm generation at a time. After a staggered
-         * switch that also keeps a stop off the next worker's switch: in bench scenario 2
-         * stops that coincided with the next switch cost as much as the stagger won. */
-        if (o->workers > 1)
-                handover += handover * MIN(o->worker, o->workers - 1) / (o->workers - 1);
         generation_set_state(g, GENERATION_EVENT_STOP);
-        r = generation_arm_timer(g, wait + handover);
+        r = generation_arm_timer(g, wait + o->handover);
         if (r < 0) {
                 log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the handover timer, stopping generation %" PRIu64 " now: %m",
                               g->number);
@@ -616,17 +608,17 @@ void generation_hand_over(Generation *g, const WorkerOptions *o, usec_t wait) {
                 return;
         }
         g->handing_over = true;
-        t = format_duration(handover);
+        t = format_duration(o->handover);
         if (wait > 0) {
                 g->switch_pending = true;
                 tw = format_duration(wait);
                 log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) takes new connections for %s more (until "
-                        "the worker's turn to switch), then keeps the connections it has for %s.",
+                        "the worker's turn to switch), then keeps the connections it has for HandoverSec=%s.",
                         g->number, (int) g->pid, tw ?: "?", t ?: "?");
                 return;
         }
         generation_mark_handing_over(g);
-        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) keeps the connections it has for %s.",
+        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) keeps the connections it has for HandoverSec=%s.",
                 g->number, (int) g->pid, t ?: "?");
 }
 

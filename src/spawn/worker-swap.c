@@ -94,18 +94,18 @@ static usec_t switch_wait(Worker *w, Generation *g) {
 }
 
 static int on_switch_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        worker_switch(userdata, "this worker's turn in the switch");
+        worker_switch(userdata);
         return 0;
 }
 
-void worker_switch(Worker *w, const char *why) {
+void worker_switch(Worker *w) {
         Generation *g = w->switching;
 
         w->switch_source = sd_event_source_disable_unref(w->switch_source);
         w->switching = NULL;
         if (g && g->state == GENERATION_SERVING) {
-                log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) takes new connections: %s.", g->number,
-                        (int) g->pid, why);
+                log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) takes new connections: this worker's turn "
+                        "in the switch.", g->number, (int) g->pid);
                 generation_open_gate(g);
         }
         for (Generation *old = w->generations; old; old = old->next)
@@ -118,7 +118,7 @@ void worker_promote(Worker *w, Generation *g) {
         int r;
 
         /* A switch still waiting for its turn is overtaken: it happens now. */
-        worker_switch(w, "a newer generation overtook its turn");
+        worker_switch(w);
         generation_set_state(g, GENERATION_EVENT_PROMOTE);
         /* What it runs is what the worker runs from now on, also after a crash. */
         if (w->settings != g->settings) {
@@ -271,7 +271,7 @@ void worker_on_generation_exit(Generation *g, const siginfo_t *si) {
          * would take over from, is gone: what is left switches now, so that nothing keeps
          * new connections waiting for a turn. */
         if (w->switching == g || g->switch_pending)
-                worker_switch(w, "the generation it was to take over from is gone");
+                worker_switch(w);
 
         if (g->standby)
                 worker_on_standby_exit(g, how);

@@ -251,9 +251,8 @@ int generation_send_ipc(Generation *g, const char *message);
 /* worker-swap.c: swaps between generations and the requests that drive them. */
 /* @g takes over: it serves (or, held, holds), every older generation drains. */
 void worker_promote(Worker *w, Generation *g);
-/* The switch a staggered commit left for this worker's turn happens now, if any is left;
- * @why it does, for the log. */
-void worker_switch(Worker *w, const char *why);
+/* The switch a staggered commit left for this worker's turn happens now, if any is left. */
+void worker_switch(Worker *w);
 /* @settings: what the new generation runs; NULL: the next settings sockdctl delivered, or
  * the worker's. */
 int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_message *request, sd_bus_error *error);
