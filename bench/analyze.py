@@ -628,11 +628,9 @@ def build_reading(raw_path, meta_path, out_path):
     if R.vals("s2", "fast", "sockdctl", "during_p99_ms"):
         g = lambda case, c, m: R.med("s2", case, c, m)
         t = ("How the three differ: `sockdctl restart` starts the three new generations together and "
-             "commits all workers at once; the workers then switch one after another, HandoverSec= (1 s) apart, "
-             "so that one cold generation at a time takes traffic, and each old generation hands over for HandoverSec= "
-             "after its worker's switch (it keeps its connections and takes no new ones, so the traffic moves to the "
-             "new one as nginx renews its connections, over keepalive_time, 750 ms); the command returns at the "
-             "commit, and it is the quickest (%.1f s / %.1f s wall time for the two apps). "
+             "commits all workers at once, then each old generation hands over for HandoverSec= (1 s, 1.5 s, 2 s: "
+             "it keeps its connections and takes no new ones, so the traffic moves to the new one as nginx renews "
+             "its connections, over keepalive_time, 750 ms); it is the quickest (%.1f s / %.1f s wall time for the two apps). "
              "`systemctl restart`, worker after worker, is a stop and a start: the requests that reach that "
              "worker's socket meanwhile wait in its backlog%s, but they wait the whole start (p99 "
              "%.0f ms / %.0f ms). `pm2 reload` replaces one cluster worker after another behind its master, "

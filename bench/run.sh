@@ -384,12 +384,11 @@ fi
 if want 2; then
 	say "2. Restart under load: open loop, $rate req/s (GET/POST) through nginx; sockdctl restart vs systemctl restart of each worker in turn vs pm2 reload; $r_restart rounds"
 	# 1 s ramp-up + 2 s (in the control, 2 to 4 s after the start of the load was still
-	# noisier than what followed); the window ends 4.5 s after the command returned: sockd's
-	# workers switch HandoverSec= (1 s) apart after it, worker 2 at 2 s, its old generation
-	# hands over for 1 s more, and its last connections move when it stops. The same
-	# window for every contender.
-	warm_us=3000000 tail_us=4500000
-	# restart_run CASE CONTENDER PATH CMD...: load, steady window, CMD, 5.5 s more, stop
+	# noisier than what followed); the window ends 2.5 s after the command returned: sockd's
+	# old generations hand over for up to 2 x HandoverSec= (2 s) after it, and their last
+	# connections move when they stop. The same window for every contender.
+	warm_us=3000000 tail_us=2500000
+	# restart_run CASE CONTENDER PATH CMD...: load, steady window, CMD, 2 s more, stop
 	restart_run() {
 		local case=$1 cont=$2 path=$3 r=$4 marks t0 t1 res
 		shift 4
@@ -398,7 +397,7 @@ if want 2; then
 		# shellcheck disable=SC2016 # expanded inside
 		marks=$(ct bash -c 's=${EPOCHREALTIME/[.,]/}; "$@" >>/run/bench/cmd.log 2>&1 || echo "FAILED: $*" >>/run/bench/cmd.log; e=${EPOCHREALTIME/[.,]/}; echo $s $e' x "$@")
 		read -r t0 t1 <<<"$marks"
-		sleep 5.5
+		sleep 3.5
 		ct bash -c 'kill -INT $(cat /run/bench/lg.pid); while kill -0 $(cat /run/bench/lg.pid) 2>/dev/null; do sleep 0.05; done'
 		res=$($A window /run/bench/lg.txt "$t0" "$t1" $warm_us $tail_us /run/bench/timeline.txt | tr '\n' ' ')
 		ct cat /run/bench/timeline.txt >"$out/run/timeline-$case-$cont-$r.txt"
@@ -703,10 +702,8 @@ meta = {
                "latency counts from when it was due, up to 4000 connections; 1 s ramp-up from 5 %), GET and POST "
                "alternating, through nginx ($rate req/s rather than more: in trial runs at 3000 req/s pm2's cluster master "
                "was not always steady on this machine; see the steady-state check below). Steady window: the ${duration} s before the restart command; during: requests due from "
-               "its start to 4.5 s after it returned (sockd's workers switch to their new generation one after another, "
-               "HandoverSec= = 1 s apart, the last 2 s after the restart returned, and each old generation keeps its connections "
-               "for HandoverSec= after its worker's switch, then stops; the same window for every contender). Restart wall "
-               "time is until the command returns. Errors: non-2xx answers / requests that failed on the "
+               "its start to 2.5 s after it returned (sockd's old generations keep their connections for up to "
+               "2 x HandoverSec= = 2 s after the restart returned, and stop then; the same window for every contender). Errors: non-2xx answers / requests that failed on the "
                "socket (reset, closed, timeout 10 s), summed over $r_restart rounds. Same Node app everywhere; "
                "'ready ~1 s' waits 1 s before it listens and says ready. sockd: Ready=node-ipc, "
                "StopTimeoutSec=10s; pm2 $pm2_version: cluster mode, 3 instances on one TCP port, wait_ready "
