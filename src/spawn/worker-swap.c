@@ -83,12 +83,11 @@ void swap_failed(Worker *w, Generation *g, const char *why) {
  * rather than all at the same instant. A new generation is cold, and on a small machine
  * several warming up at once (a JIT compiling, heaps growing) slow every request; one at
  * a time, beside warm ones, they hardly show (bench/README.md). The old generation serves
- * on meanwhile. A reload of one worker, a held generation or a single worker switch now;
- * so does an app without the preload, whose socket no gate keeps from it. */
+ * on meanwhile. A reload of one worker, a held generation or a single worker switch now. */
 static usec_t switch_wait(Worker *w, Generation *g) {
         const WorkerOptions *o = &g->settings->opts;
 
-        if (w->incoming != g || w->swap_kind != SWAP_PREPARE || g->held || o->workers <= 1 || !g->settings->use_preload)
+        if (w->incoming != g || w->swap_kind != SWAP_PREPARE || g->held || o->workers <= 1)
                 return 0;
         return o->handover * MIN(o->worker, o->workers - 1);
 }
