@@ -761,54 +761,6 @@ check(all("generation=2 " in a for a in answers) and "Stopping generation 1" not
 s.stop()
 t.done()
 
-# ---- a staggered switch: sockdctl's commit reaches worker 2 of 3, whose turn comes 2 x HandoverSec= later ----
-t = Test("staggered-switch")
-s = t.shim(extra=["--handover=1s", "--worker=2", "--workers=3"], with_preload=True)
-check(s.wait_status(lambda i: serving_gen(i) == 1), "worker 2 of 3 with --handover=1s: generation 1 serves", s.log())
-s.kill(PREPARE)
-check(s.wait_status(lambda i: "ready" in i), "a prepared generation 2 is ready", s.status)
-mark = len(s.lines)
-s.kill(COMMIT)
-check(s.wait_status(lambda i: serving_gen(i) == 2 and len(i["draining"]) == 1),
-      "committed: generation 2 is listed as serving and generation 1 as draining, so sockdctl returns", s.status)
-early = [t.get() for _ in range(5)]
-check("this worker's turn in the switch" not in "\n".join(s.lines[mark:]) and all("generation=1 " in a for a in early),
-      "until its worker's turn, new connections still reach generation 1, which is warm", early + s.lines[mark:])
-check(s.wait_log("this worker's turn in the switch", timeout=6), "worker 2's turn comes", s.log())
-late = [t.get() for _ in range(5)]
-check(all("generation=2 " in a for a in late), "from then on new connections reach generation 2", late)
-tail = "\n".join(s.lines[mark:])
-told, came = (tail.find(x) for x in ("takes new connections for 2s more", "this worker's turn in the switch"))
-check(0 <= told < came and "takes no new connection from now on" in tail[came:],
-      "generation 1 was told its wait (2 x HandoverSec=), then the turn came, then it stopped taking connections", tail)
-check(s.wait_log("Stopping generation 1", timeout=6), "and HandoverSec= after the turn, generation 1 is asked to stop",
-      s.log())
-# The old generation dies while it waits for the turn: the new one takes connections at once.
-s.kill(PREPARE)
-check(s.wait_status(lambda i: "ready" in i), "a prepared generation 3 is ready", s.status)
-mark = len(s.lines)
-s.kill(COMMIT)
-check(s.wait_status(lambda i: serving_gen(i) == 3 and i["draining"]), "committed: generation 3 waits for its turn",
-      s.status)
-pid2 = re.search(r"generation=2 pid=(\d+)", t.get()).group(1)
-os.kill(int(pid2), signal.SIGKILL)
-killed = time.time()
-check(s.wait_log("Generation 3 (pid", timeout=5) and s.wait(lambda: "this worker's turn in the switch" in "\n".join(s.lines[mark:]),
-                                                           timeout=5),
-      "generation 2, killed during the wait, makes generation 3's turn come", "\n".join(s.lines[mark:]))
-answer = t.get()
-check("generation=3 " in answer and time.time() - killed < 1.9,
-      "a new connection reaches generation 3 before the wait (2 s) is over", answer + "\n" + "\n".join(s.lines[mark:]))
-# A reload of one worker (systemctl reload, SIGHUP) switches at once, whatever the worker's number.
-mark = len(s.lines)
-s.kill(signal.SIGHUP)
-check(s.wait_status(lambda i: serving_gen(i) == 4), "a reload: generation 4 serves", s.status)
-answers = [t.get() for _ in range(5)]
-check(all("generation=4 " in a for a in answers) and "worker's turn" not in "\n".join(s.lines[mark:]),
-      "and takes every new connection at once: no turn to wait for", answers)
-check(s.stop() == 0, "stops cleanly", s.log())
-t.done()
-
 # ---- handover: an app that polls, then accepts on its blocking socket ----
 # Python's socketserver, Ruby's IO.select: every generation polling the socket wakes for
 # a connection, and the one that hands over must not wait in accept() for the next.

@@ -552,7 +552,6 @@ void generation_stop(Generation *g) {
         g->stop_requested = true;
         /* A handover cut short (the worker stops): the stop timer replaces its timer. */
         g->handing_over = false;
-        g->switch_pending = false;
         if (g->state != GENERATION_DRAINING)
                 generation_set_state(g, GENERATION_EVENT_STOP);
         /* Retired by a swap: a newer generation takes what its idle connections bring.
@@ -588,19 +587,24 @@ void generation_stop(Generation *g) {
  * would make them all wait while it warms up. During the handover the new one takes the
  * connections nginx opens anew (it renews them: keepalive_time in what 'sockdctl nginx'
  * prints), so the traffic moves over gradually; the preload in the old one takes the
- * socket out of its event loop (retire flag 'h'). With @wait (a staggered switch, see
- * worker_promote()) it goes on taking new connections for that long first. Its state is
- * already "draining": the swap is done, a status shows the new generation serving. */
-void generation_hand_over(Generation *g, const WorkerOptions *o, usec_t wait) {
-        _cleanup_free_ char *t = NULL, *tw = NULL;
+ * socket out of its event loop (retire flag 'h'). Its state is already "draining": the
+ * swap is done, a status shows the new generation serving. */
+void generation_hand_over(Generation *g, const WorkerOptions *o) {
+        usec_t handover = o->handover;
+        _cleanup_free_ char *t = NULL;
         int r;
 
-        if (g->state != GENERATION_SERVING || o->handover == 0 || g->worker->stopping) {
+        if (g->state != GENERATION_SERVING || handover == 0 || g->worker->stopping) {
                 generation_stop(g);
                 return;
         }
+        /* The workers of an app swap together: their old generations stop one after
+         * another over a second HandoverSec=, not all at the same instant, so that the
+         * last connections move to one warm generation at a time. */
+        if (o->workers > 1)
+                handover += handover * MIN(o->worker, o->workers - 1) / (o->workers - 1);
         generation_set_state(g, GENERATION_EVENT_STOP);
-        r = generation_arm_timer(g, wait + o->handover);
+        r = generation_arm_timer(g, handover);
         if (r < 0) {
                 log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the handover timer, stopping generation %" PRIu64 " now: %m",
                               g->number);
@@ -608,27 +612,10 @@ void generation_hand_over(Generation *g, const WorkerOptions *o, usec_t wait) {
                 return;
         }
         g->handing_over = true;
-        t = format_duration(o->handover);
-        if (wait > 0) {
-                g->switch_pending = true;
-                tw = format_duration(wait);
-                log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) takes new connections for %s more (until "
-                        "the worker's turn to switch), then keeps the connections it has for HandoverSec=%s.",
-                        g->number, (int) g->pid, tw ?: "?", t ?: "?");
-                return;
-        }
         generation_mark_handing_over(g);
+        t = format_duration(handover);
         log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) keeps the connections it has for HandoverSec=%s.",
                 g->number, (int) g->pid, t ?: "?");
-}
-
-void generation_switch_over(Generation *g) {
-        if (!g->switch_pending)
-                return;
-        g->switch_pending = false;
-        generation_mark_handing_over(g);
-        log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) takes no new connection from now on.", g->number,
-                (int) g->pid);
 }
 
 /* ---- end ---- */

@@ -78,69 +78,17 @@ void swap_failed(Worker *w, Generation *g, const char *why) {
         worker_standby_refresh(w);
 }
 
-/* How long @g, committed by sockdctl, waits before it takes new connections: the workers
- * of an app switch one after another, HandoverSec= apart (worker N after N x HandoverSec=),
- * rather than all at the same instant. A new generation is cold, and on a small machine
- * several warming up at once (a JIT compiling, heaps growing) slow every request; one at
- * a time, beside warm ones, they hardly show (bench/README.md). The old generation serves
- * on meanwhile. A reload of one worker, a held generation or a single worker switch now. */
-static usec_t switch_wait(Worker *w, Generation *g) {
-        const WorkerOptions *o = &g->settings->opts;
-
-        if (w->incoming != g || w->swap_kind != SWAP_PREPARE || g->held || o->workers <= 1)
-                return 0;
-        return o->handover * MIN(o->worker, o->workers - 1);
-}
-
-static int on_switch_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        worker_switch(userdata);
-        return 0;
-}
-
-void worker_switch(Worker *w) {
-        Generation *g = w->switching;
-
-        w->switch_source = sd_event_source_disable_unref(w->switch_source);
-        w->switching = NULL;
-        if (g && g->state == GENERATION_SERVING) {
-                log_gen(LOG_INFO, g->number, "Generation %" PRIu64 " (pid %d) takes new connections: this worker's turn "
-                        "in the switch.", g->number, (int) g->pid);
-                generation_open_gate(g);
-        }
-        for (Generation *old = w->generations; old; old = old->next)
-                generation_switch_over(old);
-}
-
 void worker_promote(Worker *w, Generation *g) {
-        usec_t wait = switch_wait(w, g);
-        bool replaces = false;
-        int r;
-
-        /* A switch still waiting for its turn is overtaken: it happens now. */
-        worker_switch(w);
         generation_set_state(g, GENERATION_EVENT_PROMOTE);
         /* What it runs is what the worker runs from now on, also after a crash. */
         if (w->settings != g->settings) {
                 settings_unref(w->settings);
                 w->settings = settings_ref(g->settings);
         }
+        /* Only now may its event loop take connections from the socket. */
+        generation_open_gate(g);
         if (w->incoming == g)
                 w->incoming = NULL;
-
-        for (Generation *old = w->generations; old; old = old->next)
-                replaces = replaces || (old != g && old->state == GENERATION_SERVING);
-        if (wait > 0 && replaces) {
-                r = sd_event_add_time_relative(w->event, &w->switch_source, CLOCK_MONOTONIC, wait, 0, on_switch_timer, w);
-                if (r < 0) {
-                        log_gen_errno(LOG_WARNING, r, g->number, "Failed to arm the switch timer, switching now: %m");
-                        wait = 0;
-                } else
-                        w->switching = g;
-        } else
-                wait = 0;
-        /* Only now may its event loop take connections from the socket. */
-        if (wait == 0)
-                generation_open_gate(g);
 
         for (Generation *old = w->generations; old; old = old->next) {
                 /* Held: nothing older may serve on, not even one still handing over. */
@@ -152,7 +100,7 @@ void worker_promote(Worker *w, Generation *g) {
                         if (g->held)
                                 generation_stop(old);
                         else
-                                generation_hand_over(old, &g->settings->opts, wait);
+                                generation_hand_over(old, &g->settings->opts);
                 }
         }
         if (g->held)
@@ -266,11 +214,6 @@ void worker_on_generation_exit(Generation *g, const siginfo_t *si) {
         exit_describe(si, how, sizeof how);
         generation_set_state(g, GENERATION_EVENT_EXIT);
         serving = worker_serving(w);
-        /* In a staggered switch, the generation that waited for its turn, or the one it
-         * would take over from, is gone: what is left switches now, so that nothing keeps
-         * new connections waiting for a turn. */
-        if (w->switching == g || g->switch_pending)
-                worker_switch(w);
 
         if (g->standby)
                 worker_on_standby_exit(g, how);

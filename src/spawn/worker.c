@@ -422,7 +422,6 @@ Worker *worker_free(Worker *w) {
         sd_event_source_disable_unref(w->backoff_source);
         sd_event_source_disable_unref(w->healthy_source);
         sd_event_source_disable_unref(w->standby_source);
-        sd_event_source_disable_unref(w->switch_source);
         if (w->runtime_dir && w->runtime_dir_owned) {
                 _cleanup_free_ char *state = NULL, *suspended = NULL;
 

@@ -105,8 +105,6 @@ typedef struct Generation {
         char *failure;    /* why it did not make it, for the reload's answer */
         bool stop_requested;
         bool handing_over;  /* retired, keeps its connections until HandoverSec= is over */
-        bool switch_pending; /* handing over, but takes new connections until its worker's turn
-                              * in a staggered switch (worker-swap.c) */
         bool killed;
         bool held;          /* started with SOCKD_SUSPENDED=1 and not resumed yet */
         bool standby;       /* the worker's spare (Standby=yes): its gate stays closed until it takes over */
@@ -159,10 +157,6 @@ struct Worker {
          * (if any) waiting for its outcome. */
         Generation *incoming;
         SwapKind swap_kind;
-        /* A staggered switch (worker-swap.c): the committed generation that takes new
-         * connections only at this worker's turn, and the timer of that turn. */
-        Generation *switching;
-        sd_event_source *switch_source;
         sd_bus_message *swap_request;
         char *last_failure; /* "generation N, pid P: why" or a refusal, until the next swap */
         WorkerGeneration last_failure_generation;
@@ -228,11 +222,7 @@ int worker_spawn(Worker *w, Settings *settings, bool held, Generation **ret);
 void generation_stop(Generation *g);
 void generation_kill(Generation *g);
 int generation_arm_timer(Generation *g, usec_t timeout);
-/* @g stops taking new connections in @wait (0: now), and keeps those it has for
- * HandoverSec= after that. */
-void generation_hand_over(Generation *g, const WorkerOptions *o, usec_t wait);
-/* A generation's turn in a staggered switch came: it stops taking new connections. */
-void generation_switch_over(Generation *g);
+void generation_hand_over(Generation *g, const WorkerOptions *o);
 /* The generation may serve: its processes' event loops get the socket (the preload). */
 void generation_open_gate(Generation *g);
 Generation *generation_free(Generation *g);
@@ -251,8 +241,6 @@ int generation_send_ipc(Generation *g, const char *message);
 /* worker-swap.c: swaps between generations and the requests that drive them. */
 /* @g takes over: it serves (or, held, holds), every older generation drains. */
 void worker_promote(Worker *w, Generation *g);
-/* The switch a staggered commit left for this worker's turn happens now, if any is left. */
-void worker_switch(Worker *w);
 /* @settings: what the new generation runs; NULL: the next settings sockdctl delivered, or
  * the worker's. */
 int worker_start_swap(Worker *w, SwapKind kind, Settings *settings, sd_bus_message *request, sd_bus_error *error);
