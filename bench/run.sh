@@ -399,7 +399,8 @@ if want 2; then
 		read -r t0 t1 <<<"$marks"
 		sleep 3.5
 		ct bash -c 'kill -INT $(cat /run/bench/lg.pid); while kill -0 $(cat /run/bench/lg.pid) 2>/dev/null; do sleep 0.05; done'
-		res=$($A window /run/bench/lg.txt "$t0" "$t1" $warm_us $tail_us /run/bench/timeline.txt | tr '\n' ' ')
+		res=$($A window /run/bench/lg.txt "$t0" "$t1" $warm_us $tail_us /run/bench/timeline.txt \
+			/run/bench/samples-$case-$cont-$r.txt | tr '\n' ' ')
 		ct cat /run/bench/timeline.txt >"$out/run/timeline-$case-$cont-$r.txt"
 		ct cat /run/bench/lg.err >>"$out/run/loadgen.log"
 		rec_kv s2 "$case" "$cont" "$r" "$res"
@@ -424,6 +425,12 @@ if want 2; then
 			done
 		done
 		order=("${order[@]:1}" "${order[0]}")
+	done
+	# The p99s of all rounds' requests pooled, per contender (round 0 in raw.tsv)
+	for case in fast slow; do
+		for c in "${order[@]}"; do
+			rec_kv s2 "$case" "$c" 0 "$(ct bash -c "python3 $share/analyze.py pooled /run/bench/samples-$case-$c-*.txt" | tr '\n' ' ')"
+		done
 	done
 
 	# The same load, 1.5 times as fast and without a restart: does the steady state hold?
