@@ -1,7 +1,7 @@
 #!/bin/bash
 # The man pages keep up with the programs: every long option each program's --help
 # prints is an item of its page's OPTIONS, every sockdctl command one of COMMANDS,
-# every key of the config table (src/shared/config.c) one of sockd.conf(5)'s KEYS in
+# every key of the config table (src/shared/config-keys.c) one of sockd.conf(5)'s KEYS in
 # its section; every page has the sections users look for, renders without warnings,
 # and the units' Documentation= names only these pages.
 #
@@ -134,9 +134,9 @@ elif [[ -s $mandir/sockdctl.1 ]]; then
 fi
 
 # ---- every config key (config_keys[]) is an item of its section in sockd.conf(5) ----
-keys=$(sed -n 's/^[[:space:]]*KEY("\([A-Za-z]*\)", *"\([A-Za-z]*\)".*/\1 \2/p' "$src/src/shared/config.c")
+keys=$(sed -n 's/^[[:space:]]*KEY("\([A-Za-z]*\)", *"\([A-Za-z]*\)".*/\1 \2/p' "$src/src/shared/config-keys.c")
 if [[ -z $keys ]]; then
-	not_ok "found the config_keys[] table in src/shared/config.c"
+	not_ok "found the config_keys[] table in src/shared/config-keys.c"
 elif [[ -s $mandir/sockd.conf.5 ]]; then
 	items=$(tags "$mandir/sockd.conf.5" | awk -F'\t' '$1 == "KEYS"')
 	while read -r section key; do
