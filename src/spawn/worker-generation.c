@@ -155,25 +155,41 @@ static int on_gate_connection(sd_event_source *s, int fd, uint32_t revents, void
  * puts the held socket in its event loop, or binds Listen= without having fd 3); the
  * shim closes every connection when the generation may serve, which the preload sees as
  * EOF. It stays for the generation's life: a process may come later for the socket. */
-static int generation_make_gate(Generation *g) {
+/* Binds a socket of @type at RUNTIME_DIR/WHAT.N, the generation's own path for @what;
+ * the path goes to *ret_path (also on failure, so that the caller's cleanup unlinks it). */
+int generation_bind_socket(Generation *g, const char *what, int type, char **ret_path) {
         union {
                 struct sockaddr sa;
                 struct sockaddr_un un;
         } addr = { .un.sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
 
-        if (asprintf(&g->gate_path, "%s/gate.%" PRIu64, g->worker->runtime_dir, g->number) < 0)
+        if (asprintf(ret_path, "%s/%s.%" PRIu64, g->worker->runtime_dir, what, g->number) < 0) {
+                *ret_path = NULL;
                 return -ENOMEM;
-        if (strlen(g->gate_path) >= sizeof addr.un.sun_path)
+        }
+        if (strlen(*ret_path) >= sizeof addr.un.sun_path)
                 return -ENAMETOOLONG;
-        strcpy(addr.un.sun_path, g->gate_path);
-        (void) unlink(g->gate_path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        strcpy(addr.un.sun_path, *ret_path);
+        (void) unlink(*ret_path);
+
+        fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return negative_errno();
-        if (bind(fd, &addr.sa, sizeof addr.un) < 0 || listen(fd, 128) < 0)
+        if (bind(fd, &addr.sa, sizeof addr.un) < 0)
                 return negative_errno();
-        g->gate_fd = TAKE_FD(fd);
+        return TAKE_FD(fd);
+}
+
+static int generation_make_gate(Generation *g) {
+        int fd;
+
+        fd = generation_bind_socket(g, "gate", SOCK_STREAM, &g->gate_path);
+        if (fd < 0)
+                return fd;
+        g->gate_fd = fd;
+        if (listen(fd, 128) < 0)
+                return negative_errno();
         return sd_event_add_io(g->worker->event, &g->gate_source, g->gate_fd, EPOLLIN, on_gate_connection, g);
 }
 

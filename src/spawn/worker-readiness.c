@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -187,30 +186,16 @@ void generation_drain_notifications(Generation *g) {
 }
 
 int generation_open_notify(Generation *g) {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_un un;
-        } addr = { .un.sun_family = AF_UNIX };
-        _cleanup_close_ int fd = -EBADF;
-        int one = 1;
+        int fd, one = 1;
 
-        if (asprintf(&g->notify_path, "%s/notify.%" PRIu64, g->worker->runtime_dir, g->number) < 0)
-                return -ENOMEM;
-        if (strlen(g->notify_path) >= sizeof addr.un.sun_path)
-                return -ENAMETOOLONG;
-        strcpy(addr.un.sun_path, g->notify_path);
-        (void) unlink(g->notify_path);
-
-        fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        fd = generation_bind_socket(g, "notify", SOCK_DGRAM, &g->notify_path);
         if (fd < 0)
-                return negative_errno();
-        if (bind(fd, &addr.sa, sizeof addr.un) < 0)
-                return negative_errno();
+                return fd;
+        g->notify_fd = fd;
         /* The kernel attaches the sender's credentials to every datagram: on_notify()
          * accepts only those of this generation's process group. */
         if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
                 return negative_errno();
-        g->notify_fd = TAKE_FD(fd);
         return sd_event_add_io(g->worker->event, &g->notify_source, g->notify_fd, EPOLLIN, on_notify, g);
 }
 
