@@ -416,6 +416,7 @@ int config_plan_load(sd_bus *bus, const App *a, ConfigPlan *ret) {
                                 return log_oom();
                 }
         }
+        p.workers = c->workers;
         if (c->workers != a->n_workers) {
                 static const KeySpec workers = { "Workers=", 0, false, false, KEY_WORKERS };
                 char *t;

@@ -6,9 +6,11 @@
  * leaves it before it stops. All or nothing: what fails is undone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,6 +36,32 @@ typedef struct DropinFile {
 static void dropin_file_done(DropinFile *f) {
         free(f->path);
         free(f->old);
+}
+
+/* One scale of an app at a time. Two would write the same drop-in, reload systemd and
+ * start or stop workers in between each other, and the one that fails would put back a
+ * drop-in the other one wrote. The lock is a file beside the runtime drop-ins, held until
+ * sockdctl exits (the kernel drops it then, however it exits); it is never removed, so
+ * that every scale locks the same inode. */
+static int scale_lock(const char *runtime_dir, const char *app, int *ret_fd) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+
+        if (asprintf(&path, "%s/%s.scale.lock", runtime_dir, app) < 0)
+                return log_oom();
+        if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create %s: %m", runtime_dir);
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open %s: %m", path);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno == EWOULDBLOCK)
+                        return log_error_errno(-EBUSY, "Another 'sockdctl scale %s' is running (it holds %s). Nothing "
+                                               "was changed; try again once it is done.", app, path);
+                return log_error_errno(errno, "Failed to lock %s: %m", path);
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
 }
 
 static int dropin_file_init(DropinFile *f, const char *dir, const char *app, const char *name) {
@@ -102,6 +130,7 @@ int verb_scale(Fleet *f, char **args) {
         _cleanup_(config_plan_done) ConfigPlan plan = {};
         _cleanup_strv_free_ char **search = NULL;
         _cleanup_free_ char *text = NULL, *dir = NULL, *upstream = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
         DropinFile files[2] = {};
         uint64_t deadline = now_monotonic() + arg_timeout;
         unsigned n = 0, before = 0;
@@ -115,6 +144,15 @@ int verb_scale(Fleet *f, char **args) {
         if (r < 0)
                 goto finish;
         before = a.n_workers;
+
+        search = config_search_path(arg_user);
+        if (!search || !search[0] || !search[1]) {
+                r = log_oom();
+                goto finish;
+        }
+        r = scale_lock(search[1], a.name, &lock_fd);
+        if (r < 0)
+                goto finish;
 
         /* Nothing else may ride along: the units systemd loads must differ from those it
          * has in Workers= only, or the daemon-reload would apply half an edit. */
@@ -130,11 +168,6 @@ int verb_scale(Fleet *f, char **args) {
                         goto finish;
                 }
 
-        search = config_search_path(arg_user);
-        if (!search || !search[0] || !search[1]) {
-                r = log_oom();
-                goto finish;
-        }
         r = dropin_file_init(&files[0], search[0], a.name, SCALE_DROPIN);
         if (r >= 0)
                 r = dropin_file_init(&files[1], search[1], a.name, SCALE_DROPIN_RUNTIME);
@@ -177,19 +210,7 @@ int verb_scale(Fleet *f, char **args) {
                 r = config_plan_load(bus, &a, &now);
                 if (r < 0)
                         goto undo_files;
-                /* config_plan_load() names Workers= only if it changed. */
-                bool says_n = n == before;
-                for (size_t i = 0; i < now.n_changes; i++)
-                        if (now.changes[i].class == KEY_WORKERS) {
-                                _cleanup_free_ char *want = NULL;
-
-                                if (asprintf(&want, "%u -> %u", before, n) < 0) {
-                                        r = log_oom();
-                                        goto undo_files;
-                                }
-                                says_n = streq(now.changes[i].text, want);
-                        }
-                if (!says_n) {
+                if (now.workers != n) {
                         log_error("With %s, the config (%s) still does not say Workers=%u: a drop-in read after it "
                                   "sets Workers= too. Nothing was changed.", target->path, now.sources, n);
                         r = -EINVAL;

@@ -129,6 +129,7 @@ typedef struct ConfigPlan {
         size_t n_changes;
         bool refused;     /* a change a restart cannot apply */
         bool need_reload; /* the loaded units are older than the config */
+        unsigned workers; /* Workers= as the config says it now */
 } ConfigPlan;
 
 void config_plan_done(ConfigPlan *p);

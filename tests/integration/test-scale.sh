@@ -3,8 +3,8 @@
 # Debian nginx.service in front: 3 -> 6 -> 2 -> 3 workers under wrk GET+POST load with
 # no failed request, nginx's upstream file and 'sockdctl status' following each step; an
 # upstream nginx -t refuses is put back and nothing stops; a scale whose new worker fails
-# is undone (workers, drop-in, units, upstream); a reboot keeps a persisted count and
-# forgets a --runtime one.
+# is undone (workers, drop-in, units, upstream); a scale while another one of the app
+# runs is refused; a reboot keeps a persisted count and forgets a --runtime one.
 #
 # Usage: test-scale.sh BUILD_DIR   (as root; exits 77 otherwise)
 set -euo pipefail
@@ -135,6 +135,20 @@ assert_eq "$rc" 2 "a scale with other edits pending is refused"
 assert_match "$out" "other edits than Workers=" "saying so"
 assert_eq "$(dropin)" "Workers=3" "and changing nothing"
 ct rm /etc/sockd/web.conf.d/20-edit.conf
+# another scale of the same app is running (here: something else holds its lock)
+ct mkdir -p /run/sockd
+ct systemd-run --quiet --unit=scale-locker flock /run/sockd/web.scale.lock sleep 120
+ct_sh 'for i in $(seq 100); do flock -n /run/sockd/web.scale.lock true || break; sleep 0.05; done'
+rc=0; out=$(ct sockdctl scale web 4 2>&1) || rc=$?
+echo "$out" | sed 's/^/# /'
+assert_eq "$rc" 1 "a scale while another one runs: exit 1"
+assert_match "$out" "Another 'sockdctl scale web' is running" "saying so"
+assert_match "$out" "/run/sockd/web.scale.lock" "naming the lock"
+assert_eq "$(dropin)" "Workers=3" "the drop-in is untouched"
+assert_eq "$(ct systemctl show -P Wants web.target | tr ' ' '\n' | grep -c '^web@')" 3 "web.target still wants 3"
+ct systemctl stop scale-locker
+rc=0; out=$(ct sockdctl scale web 3 2>&1) || rc=$?
+assert_eq "$rc" 0 "once it is done, the next scale runs"
 
 # ---- a reboot: the persisted count stays, a --runtime one is gone ----
 rc=0; out=$(ct sockdctl scale web 4 --runtime 2>&1) || rc=$?
