@@ -22,7 +22,7 @@ sockd_install() {
 Environment=ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 EOF2
 	fi
-	for f in pyapp.py envapp.py mixed.lua loadlog.py protoapp.py; do
+	for f in pyapp.py envapp.py mixed.lua loadlog.py protoapp.py tcpapp.py; do
 		ct_write "/usr/local/share/sockd-test/$f" 0755 <"$src/tests/apps/$f"
 	done
 	ct_write /usr/local/share/sockd-test/nodeapp.js 0644 <"$src/examples/node/server.js"

@@ -6,7 +6,8 @@
 # the spare with one of the new release and is not held up by it; a spare that dies is
 # started again. Standby=serving: the spare answers requests beside the serving
 # generation; a restart under load stops it losing nothing; after a kill -9 it takes
-# over the same way.
+# over the same way; with Listen= (an app that binds its own port) the spare's bind is
+# adopted as the serving one's.
 #
 # Usage: test-failover.sh BUILD_DIR   (as root; exits 77 otherwise)
 set -euo pipefail
@@ -38,7 +39,8 @@ ct systemctl daemon-reload
 ct_nginx_start "$(sockd_nginx_conf_apps web:2)"
 ct sockdctl -q start web
 
-status() { ct systemctl show -P StatusText "web@$1.service"; }
+app=web # the app status, gen_of and wait_status look at
+status() { ct systemctl show -P StatusText "$app@$1.service"; }
 # gen_of ITEM WORKER: "N P" of "ITEM: generation N, pid P" in the worker's status
 gen_of() { status "$2" | grep -o "\\(^\\|; \\)$1: generation [0-9]*, pid [0-9]*" | sed 's/.*generation \([0-9]*\), pid \([0-9]*\)/\1 \2/'; }
 # wait_status WORKER ITEM: until the worker's status has a ready ITEM
@@ -48,7 +50,7 @@ wait_status() {
 		[[ -n $(gen_of "$2" "$1") ]] && return 0
 		sleep 0.1
 	done
-	echo "# web@$1: $(status "$1")"
+	echo "# $app@$1: $(status "$1")"
 	return 1
 }
 
@@ -169,6 +171,55 @@ rc=0; out=$(ct sockdctl restart web 2>&1) || rc=$?
 assert_eq "$rc" 0 "sockdctl restart applies Standby=no"
 sleep 1.5
 assert_eq "$(gen_of standby 0)$(gen_of 'standby starting' 0)" "" "and web@0 runs no standby any more"
+
+# ---- Standby=serving with Listen=: the app binds its own port, and so does its spare ----
+# Each generation's bind of 127.0.0.1:8710 is adopted by the preload (it gets the
+# worker's socket instead): both answer on the worker's socket, nothing listens on the
+# port itself, and after a kill -9 of the serving one the spare serves alone, then the
+# next spare adopts its bind in turn.
+ct_write /etc/sockd/own.conf <<EOF
+[App]
+Exec=/usr/bin/python3 /usr/local/share/sockd-test/tcpapp.py
+Environment=TCPAPP_BIND=127.0.0.1:8710
+Listen=tcp:127.0.0.1:8710
+Ready=listen
+Workers=1
+Standby=serving
+EOF
+ct systemctl daemon-reload
+ct sockdctl -q start own
+app=own
+own_pids() {
+	ct_sh 'for i in $(seq 40); do curl -sf --unix-socket /run/own/own.0.sock http://localhost/ & done; wait' |
+		grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u | paste -sd' '
+}
+adopted() { # GEN PID: the journal says that generation adopted its bind
+	ct journalctl -q -u own@0.service -o cat | grep -c "Generation $1 (pid $2) bound .* (Listen=) and got the worker's socket" || true
+}
+wait_status 0 standby || fail "own@0 boots a serving standby"
+read -r serving_gen serving_pid <<<"$(gen_of serving 0)"
+read -r standby_gen standby_pid <<<"$(gen_of standby 0)"
+echo "# own@0: $(status 0)"
+assert_eq "$(adopted "$serving_gen" "$serving_pid")" 1 "own@0: the serving generation adopted its bind"
+assert_eq "$(adopted "$standby_gen" "$standby_pid")" 1 "own@0: so did the standby"
+assert_eq "$(own_pids)" "$(printf '%s\n' "$serving_pid" "$standby_pid" | sort -u | paste -sd' ')" \
+	"40 connections at once to own@0's socket reach both the serving generation and the standby"
+assert_eq "$(ct ss -Hltn 'sport = :8710' | wc -l)" 0 "nothing listens on the port the apps bound"
+ct kill -KILL "$serving_pid"
+for ((i = 0; i < 50; i++)); do
+	[[ $(gen_of serving 0) == "$standby_gen $standby_pid" ]] && break
+	sleep 0.02
+done
+assert_eq "$(gen_of serving 0)" "$standby_gen $standby_pid" "own@0: the standby serves alone after a kill -9 of the serving app"
+assert_eq "$(ct curl -s -o /dev/null -w '%{http_code}' --unix-socket /run/own/own.0.sock http://localhost/)" 200 \
+	"own@0's socket answers"
+wait_status 0 standby || fail "own@0 boots the next serving standby"
+read -r next_gen next_pid <<<"$(gen_of standby 0)"
+assert_eq "$(adopted "$next_gen" "$next_pid")" 1 "own@0: the next standby adopted its bind too"
+assert_eq "$(own_pids)" "$(printf '%s\n' "$standby_pid" "$next_pid" | sort -u | paste -sd' ')" \
+	"and both answer on own@0's socket"
+ct sockdctl -q stop own
+app=web
 
 sockd_assert_no_sanitizer_reports
 ct_finish
