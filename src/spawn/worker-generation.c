@@ -151,10 +151,6 @@ static int on_gate_connection(sd_event_source *s, int fd, uint32_t revents, void
         return 0;
 }
 
-/* A socket the generation's processes connect to (the preload does, when the app first
- * puts the held socket in its event loop, or binds Listen= without having fd 3); the
- * shim closes every connection when the generation may serve, which the preload sees as
- * EOF. It stays for the generation's life: a process may come later for the socket. */
 /* Binds a socket of @type at RUNTIME_DIR/WHAT.N, the generation's own path for @what;
  * the path goes to *ret_path (also on failure, so that the caller's cleanup unlinks it). */
 int generation_bind_socket(Generation *g, const char *what, int type, char **ret_path) {
@@ -181,6 +177,10 @@ int generation_bind_socket(Generation *g, const char *what, int type, char **ret
         return TAKE_FD(fd);
 }
 
+/* A socket the generation's processes connect to (the preload does, when the app first
+ * puts the held socket in its event loop, or binds Listen= without having fd 3); the
+ * shim closes every connection when the generation may serve, which the preload sees as
+ * EOF. It stays for the generation's life: a process may come later for the socket. */
 static int generation_make_gate(Generation *g) {
         int fd;
 

@@ -219,6 +219,7 @@ void worker_log_last_words(void);
 
 /* worker-generation.c: one generation, from fork to its process group's end. */
 int worker_spawn(Worker *w, Settings *settings, bool held, Generation **ret);
+int generation_bind_socket(Generation *g, const char *what, int type, char **ret_path);
 void generation_stop(Generation *g);
 void generation_kill(Generation *g);
 int generation_arm_timer(Generation *g, usec_t timeout);
@@ -233,7 +234,6 @@ void worker_reap_children(Worker *w);
 void exit_describe(const siginfo_t *si, char *buf, size_t size);
 
 /* worker-readiness.c: what a generation tells the shim, and what the shim tells it. */
-int generation_bind_socket(Generation *g, const char *what, int type, char **ret_path);
 int generation_open_notify(Generation *g);
 int generation_open_ipc(Generation *g, int *ret_child);
 void generation_drain_notifications(Generation *g);
