@@ -146,8 +146,15 @@ int verb_scale(Fleet *f, char **args) {
         before = a.n_workers;
 
         search = config_search_path(arg_user);
-        if (!search || !search[0] || !search[1]) {
+        if (!search) {
                 r = log_oom();
+                goto finish;
+        }
+        /* The drop-ins go to the first directory of the search path, and the runtime one
+         * (and the lock) to the second. */
+        if (!search[0] || !search[1]) {
+                r = log_error_errno(-EINVAL, "The config search path (SOCKD_CONFIG_PATH?) has fewer than two "
+                                    "directories: no place for the drop-ins of a scale. Nothing was changed.");
                 goto finish;
         }
         r = scale_lock(search[1], a.name, &lock_fd);

@@ -135,6 +135,11 @@ assert_eq "$rc" 2 "a scale with other edits pending is refused"
 assert_match "$out" "other edits than Workers=" "saying so"
 assert_eq "$(dropin)" "Workers=3" "and changing nothing"
 ct rm /etc/sockd/web.conf.d/20-edit.conf
+# a search path with one directory has no place for the runtime drop-in and the lock
+rc=0; out=$(ct env SOCKD_CONFIG_PATH=/etc/sockd sockdctl scale web 4 2>&1) || rc=$?
+assert_eq "$rc" 2 "a scale with a one-directory SOCKD_CONFIG_PATH is refused"
+assert_match "$out" "fewer than two directories" "saying why"
+assert_eq "$(dropin)" "Workers=3" "and changing nothing"
 # another scale of the same app is running (here: something else holds its lock)
 ct mkdir -p /run/sockd
 ct systemd-run --quiet --unit=scale-locker flock /run/sockd/web.scale.lock sleep 120
